@@ -1,0 +1,81 @@
+"""Console entry: ``lexintel serve`` (also ``python -m lexintel``)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import resource
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from lexintel.settings import Settings, SettingsError
+
+__all__ = ["main"]
+
+
+def _raise_fd_limit() -> None:
+    """Each SSE client holds a socket: allow as many as the hard limit permits."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def serve(settings: Settings) -> int:
+    """Run one LexIntel instance under uvicorn until SIGINT/SIGTERM."""
+    import uvicorn
+
+    from lexintel.app import create_app
+
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _raise_fd_limit()
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app, host=settings.host, port=settings.port, lifespan="on", log_level=settings.log_level.lower(),
+        backlog=4096, timeout_graceful_shutdown=10, access_log=False,
+    )
+    server = uvicorn.Server(config)
+    print(f"LexIntel serving on http://{settings.host}:{settings.port}  (data: {settings.data_dir.resolve()})",
+          file=sys.stderr)
+    server.run()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line; every serve option also reads from its LEXINTEL_* variable."""
+    parser = argparse.ArgumentParser(prog="lexintel", description=__doc__)
+    sub = parser.add_subparsers(dest="command")
+    s = sub.add_parser("serve", help="run the server (embedded defaults: SQLite, no Redis)")
+    s.add_argument("--host")
+    s.add_argument("--port", type=int)
+    s.add_argument("--data-dir", type=Path)
+    s.add_argument("--workers", type=int, dest="extraction_workers", help="extraction worker processes")
+    s.add_argument("--redis-url")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse arguments and run the chosen command."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"lexintel: invalid configuration: {exc}", file=sys.stderr)
+        return 2
+    if args.command in (None, "serve"):
+        overrides = {k: getattr(args, k, None) for k in ("host", "port", "data_dir", "extraction_workers",
+                                                          "redis_url")}
+        settings = settings.with_overrides(**overrides)
+        try:
+            settings.validate()
+        except SettingsError as exc:
+            print(f"lexintel: invalid configuration: {exc}", file=sys.stderr)
+            return 2
+        return serve(settings)
+    parser.print_help()
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""Cases: create, list, show (with document counts and the case stream's newest event id)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import Controller, get, post
+
+from lexintel.errors import BadRequest
+from lexintel.events.schema import stream_key
+from lexintel.services import Services
+from lexintel.store.records import case_json, document_json
+
+__all__ = ["CaseController", "NewCase"]
+
+
+class NewCase(msgspec.Struct):
+    """Body of ``POST /cases``."""
+
+    name: str
+    description: str = ""
+
+
+class CaseController(Controller):
+    path = "/cases"
+    tags = ["cases"]
+
+    @post("/")
+    async def create_case(self, data: NewCase, svc: Services) -> dict[str, Any]:
+        """Create a case."""
+        name = data.name.strip()
+        if not name or len(name) > 200:
+            raise BadRequest("invalid_name", "A case needs a name of 1-200 characters.")
+        return case_json(svc.records.create_case(name, data.description.strip()[:2000]))
+
+    @get("/")
+    async def list_cases(self, svc: Services) -> list[dict[str, Any]]:
+        """All cases, newest first."""
+        return [case_json(row) for row in svc.records.cases()]
+
+    @get("/{case_id:str}")
+    async def show_case(self, case_id: str, svc: Services) -> dict[str, Any]:
+        """One case with counts by status and ``last_event_id`` (open the case stream from there)."""
+        body = case_json(svc.records.case(case_id))
+        body["documents_by_status"] = svc.records.case_counts(case_id)
+        body["last_event_id"] = svc.events.last_id(stream_key("case", case_id))
+        return body
+
+    @get("/{case_id:str}/documents")
+    async def list_documents(self, case_id: str, svc: Services) -> list[dict[str, Any]]:
+        """The case's documents with their current status."""
+        svc.records.case(case_id)
+        return [document_json(row) for row in svc.records.documents(case_id)]

@@ -1,0 +1,123 @@
+"""The single door every progress event goes through.
+
+``emit`` builds a ProgressEvent, and in one SQLite transaction applies the caller's state change (e.g. the
+document row's new stage) and appends the event to each stream it belongs to (its document, its batch, its
+case), each with that stream's next id. Only after the commit is the event offered to the broadcaster and to
+listeners (Redis mirror, metrics). So the status endpoints, the log and the live streams always agree, and a
+subscriber never sees an event the log does not have.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from lexintel.clock import utc_now_iso
+from lexintel.events.broadcaster import Broadcaster
+from lexintel.events.log import EventLog
+from lexintel.events.schema import Frame, encode_frame, encode_json, stream_key
+from lexintel.store.db import Database
+
+__all__ = ["EmittedEvent", "Emitter"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class EmittedEvent:
+    """What listeners receive: the event body (without ``id``) and the id it got in each stream."""
+
+    body: dict[str, Any]
+    ids: dict[str, int]
+    terminal: bool
+
+
+Listener = Callable[[EmittedEvent], None]
+
+
+class Emitter:
+    """Append-then-broadcast for every ProgressEvent."""
+
+    def __init__(self, db: Database, log: EventLog, broadcaster: Broadcaster) -> None:
+        self._db = db
+        self._log = log
+        self._broadcaster = broadcaster
+        self.listeners: list[Listener] = []
+
+    def emit(
+        self,
+        *,
+        case_id: str,
+        status: str,
+        stage: str,
+        progress: float,
+        message: str,
+        document_id: str | None = None,
+        batch_id: str | None = None,
+        run: int = 0,
+        stage_progress: float = 0.0,
+        items_total: int = 0,
+        items_done: int = 0,
+        elapsed_seconds: float = 0.0,
+        eta_seconds: float | None = None,
+        error: dict[str, str] | None = None,
+        filename: str | None = None,
+        terminal: bool = False,
+        write: Callable[[sqlite3.Connection], None] | None = None,
+    ) -> EmittedEvent:
+        """Record and publish one event; ``write`` runs in the same transaction (state change)."""
+        body: dict[str, Any] = {
+            "document_id": document_id,
+            "batch_id": batch_id,
+            "case_id": case_id,
+            "status": status,
+            "stage": stage,
+            "step": stage,
+            "progress": round(progress, 2),
+            "stage_progress": round(stage_progress, 2),
+            "items_total": items_total,
+            "items_done": items_done,
+            "message": message,
+            "elapsed_seconds": round(elapsed_seconds, 3),
+            "eta_seconds": None if eta_seconds is None else round(eta_seconds, 1),
+            "timestamp": utc_now_iso(),
+            "error": error,
+            "filename": filename,
+            "run": run,
+        }
+        terminal_name = "error" if status == "failed" else "complete"
+        subject = stream_key("document", document_id) if document_id else stream_key("batch", batch_id or "")
+        targets: list[tuple[str, int, str]] = []  # (stream, run, event name)
+        if document_id:
+            targets.append((subject, run, terminal_name if terminal else "progress"))
+        if batch_id:
+            batch_terminal = terminal and document_id is None
+            targets.append((stream_key("batch", batch_id), 0, terminal_name if batch_terminal else "progress"))
+        targets.append((stream_key("case", case_id), 0, "progress"))
+
+        ids: dict[str, int] = {}
+        frames: list[tuple[str, Frame]] = []
+        with self._db.transaction() as conn:
+            if write is not None:
+                write(conn)
+            for stream, stream_run, name in targets:
+                event_id = self._log.reserve(stream)
+                data_json = encode_json({"id": event_id, **body})
+                self._log.append(conn, stream, event_id, stream_run, name, data_json)
+                payload = encode_frame(event_id, name, data_json)
+                ids[stream] = event_id
+                frames.append((stream, Frame(event_id, name, subject, payload)))
+        self._log.commit_ids(ids)
+
+        for stream, frame in frames:
+            self._broadcaster.publish(stream, frame)
+        emitted = EmittedEvent(body, ids, terminal)
+        for listener in self.listeners:
+            try:
+                listener(emitted)
+            except Exception:  # a listener must never break the pipeline
+                log.exception("event listener failed")
+        return emitted

@@ -1,0 +1,55 @@
+"""The ProgressEvent contract (see DESIGN.md) and the SSE frame that carries it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+__all__ = [
+    "STAGES",
+    "TERMINAL_NAMES",
+    "Frame",
+    "encode_frame",
+    "encode_json",
+    "stream_key",
+]
+
+STAGES = ("queued", "uploading", "unpacking", "extracting", "chunking", "indexing", "completed", "failed")
+EventName = Literal["progress", "complete", "error", "reset"]
+TERMINAL_NAMES = frozenset({"complete", "error"})
+StreamKind = Literal["document", "batch", "case"]
+
+
+def stream_key(kind: StreamKind, ident: str) -> str:
+    """The log/broadcaster key of a stream, e.g. ``document:4f1c…``."""
+    return f"{kind}:{ident}"
+
+
+def encode_json(data: dict[str, Any]) -> str:
+    """Compact JSON; it never contains a raw newline, so it fits one SSE ``data:`` line."""
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
+def encode_frame(event_id: int, name: str, data_json: str) -> bytes:
+    """One SSE frame from an event's JSON."""
+    return f"id: {event_id}\nevent: {name}\ndata: {data_json}\n\n".encode()
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """An event ready to write to any number of SSE clients: encoded once, shared by all subscribers.
+
+    ``subject`` is what the event is about (``document:<id>`` or ``batch:<id>``): a slow client's queued
+    progress frames are coalesced per subject, latest wins.
+    """
+
+    id: int
+    name: str
+    subject: str
+    payload: bytes
+
+    @property
+    def terminal(self) -> bool:
+        """A terminal frame (``complete``/``error``) is never coalesced away."""
+        return self.name in TERMINAL_NAMES

@@ -1,0 +1,148 @@
+"""Server-Sent-Events streams: replay from the durable log, then live frames from the broadcaster.
+
+Gap-free and duplicate-free resume: the subscription is registered *before* the log is read (both happen on
+the event-loop thread, where every append also happens), so each event is either already in the log when we
+read it or arrives in the subscription queue afterwards; live frames with ids we already replayed are
+skipped. See DESIGN.md "Replay and resume".
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from litestar.response.streaming import ASGIStreamingResponse
+
+from lexintel.events.broadcaster import Broadcaster, Subscription
+from lexintel.events.log import EventLog, StoredEvent
+from lexintel.events.schema import encode_frame
+
+if TYPE_CHECKING:
+    from litestar.types import Receive, Send
+
+__all__ = ["SSE_HEADERS", "SSEResponse", "SSESession", "replay_is_finished"]
+
+SSE_HEADERS = {
+    "Cache-Control": "no-cache",
+    "X-Accel-Buffering": "no",
+}
+REPLAY_PAGE = 500
+PING = b": ping\n\n"
+
+
+def _frame(event: StoredEvent, name: str | None = None) -> bytes:
+    return encode_frame(event.id, name or event.name, event.data)
+
+
+def replay_is_finished(log: EventLog, stream: str, last_event_id: int | None) -> bool:
+    """True when the client already has the terminal event: answer 204 so EventSource stops reconnecting."""
+    if last_event_id is None:
+        return False
+    latest = log.latest(stream)
+    return latest is not None and latest.terminal and last_event_id >= latest.id
+
+
+@dataclass
+class SSESession:
+    """One client's stream: where to start, whether to close on the subject's terminal event."""
+
+    log: EventLog
+    broadcaster: Broadcaster
+    stream: str
+    last_event_id: int | None
+    closes_on_terminal: bool
+    ping_interval: float
+    retry_ms: int
+    _sub: Subscription | None = None
+
+    def release(self) -> None:
+        """Drop the subscription (synchronous, idempotent: also called from a cancelled task)."""
+        if self._sub is not None:
+            self.broadcaster.unsubscribe(self._sub)
+            self._sub = None
+
+    def _start_cursor(self) -> tuple[int, bytes]:
+        """Where replay starts, plus a ``reset`` frame when the client's cursor is not in the log."""
+        if self.last_event_id is None:
+            return self.log.current_run_start(self.stream), b""
+        latest = self.log.latest(self.stream)
+        if latest is None:
+            return 0, b""
+        first = self.log.first_id(self.stream)
+        if self.last_event_id > latest.id or self.last_event_id < first - 1:
+            # The cursor is from a log we no longer have (pruned, or another database): send the current
+            # state as a `reset` event, then continue live from there.
+            return latest.id, _frame(latest, "reset")
+        return self.last_event_id, b""
+
+    async def frames(self) -> AsyncGenerator[bytes, None]:
+        """The byte stream: ``retry:``, replay, then live frames and ``: ping`` comments."""
+        sub = self.broadcaster.subscribe(self.stream)
+        self._sub = sub
+        try:
+            cursor, reset = self._start_cursor()
+            head = f"retry: {self.retry_ms}\n\n".encode() + reset
+            while True:  # replay, a page at a time
+                page = self.log.after(self.stream, cursor, REPLAY_PAGE)
+                out = [head] if head else []
+                head = b""
+                for event in page:
+                    out.append(_frame(event))
+                    cursor = event.id
+                    if event.terminal and self.closes_on_terminal:
+                        yield b"".join(out)
+                        return
+                if out:
+                    yield b"".join(out)
+                if len(page) < REPLAY_PAGE:
+                    break
+            while True:  # live
+                batch = await sub.next_batch(self.ping_interval)
+                if batch is None:
+                    yield PING
+                    continue
+                out = []
+                for frame in batch:
+                    if frame.id <= cursor:
+                        continue  # already sent during replay
+                    out.append(frame.payload)
+                    cursor = frame.id
+                    if frame.terminal and self.closes_on_terminal:
+                        yield b"".join(out)
+                        return
+                if out:
+                    yield b"".join(out)
+                if sub.closed_reason is not None:
+                    # Lagging clients come back quickly and resume from the log by Last-Event-ID.
+                    retry = 1000 if sub.closed_reason == "lagging" else self.retry_ms
+                    yield f": closed ({sub.closed_reason})\nretry: {retry}\n\n".encode()
+                    return
+        finally:
+            self.release()
+
+
+class SSEResponse(ASGIStreamingResponse):
+    """A streaming response that releases its subscription however the stream ends.
+
+    Litestar cancels a stream's task group on disconnect; if that lands while a chunk is being sent, the
+    generator is left suspended and its ``finally`` would wait for garbage collection. ``send_body``'s own
+    ``finally`` releases the subscription synchronously instead.
+    """
+
+    __slots__ = ("_session",)
+
+    def __init__(self, session: SSESession) -> None:
+        super().__init__(
+            iterator=session.frames(),
+            media_type="text/event-stream",
+            headers=SSE_HEADERS,
+        )
+        self._session = session
+
+    async def send_body(self, send: Send, receive: Receive) -> None:
+        """Stream, then release the subscription even if cancelled mid-send."""
+        try:
+            await super().send_body(send, receive)
+        finally:
+            self._session.release()

@@ -1,0 +1,57 @@
+"""The running parts of one LexIntel instance, built at start and closed at shutdown."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from litestar.datastructures import State
+
+from lexintel.events.broadcaster import Broadcaster
+from lexintel.events.emitter import Emitter
+from lexintel.events.log import EventLog
+from lexintel.pipeline.runner import Pipeline
+from lexintel.settings import Settings
+from lexintel.store.db import Database
+from lexintel.store.files import FileStore
+from lexintel.store.records import Records
+from lexintel.upload.intake import Intake
+
+__all__ = ["Services", "provide_services"]
+
+
+@dataclass
+class Services:
+    """Everything a request handler may need."""
+
+    settings: Settings
+    db: Database
+    files: FileStore
+    records: Records
+    events: EventLog
+    broadcaster: Broadcaster
+    emitter: Emitter
+    pipeline: Pipeline
+    intake: Intake
+    started_at: float = field(default_factory=time.time)
+    accepting_uploads: bool = True
+
+    @classmethod
+    def build(cls, settings: Settings) -> Services:
+        """Open the database and wire the parts together (no tasks started yet)."""
+        db = Database(settings.db_path)
+        files = FileStore(settings.data_dir)
+        files.clean_incoming()
+        records = Records(db)
+        events = EventLog(db)
+        broadcaster = Broadcaster(settings.subscriber_queue)
+        emitter = Emitter(db, events, broadcaster)
+        pipeline = Pipeline(settings, db, records, emitter)
+        intake = Intake(records, files, emitter, pipeline)
+        return cls(settings, db, files, records, events, broadcaster, emitter, pipeline, intake)
+
+
+def provide_services(state: State) -> Services:
+    """Litestar dependency: the instance's :class:`Services`."""
+    services: Services = state.services
+    return services

@@ -1,0 +1,140 @@
+"""Configuration: ``LEXINTEL_*`` environment variables (and CLI options) -> one frozen dataclass.
+
+Loaded once at start. A bad value stops the program with a message naming the variable, so a typo in a
+deployment file is caught before the first upload rather than at the first document that needs it.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Settings", "SettingsError"]
+
+PREFIX = "LEXINTEL_"
+MB = 1024 * 1024
+
+
+class SettingsError(ValueError):
+    """A configuration value could not be parsed; the message names the variable."""
+
+
+def _bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"expected true/false, got {raw!r}")
+
+
+def _optional_str(raw: str) -> str | None:
+    return raw.strip() or None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob LexIntel has, with defaults that work on a laptop with nothing else installed."""
+
+    data_dir: Path = Path("lexintel-data")
+    database_path: Path | None = None  # default: <data_dir>/lexintel.db
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # Uploads: one multipart request may carry this much; larger files go through the chunked upload.
+    max_request_bytes: int = 200 * MB
+    max_file_bytes: int = 200 * MB
+    max_files_per_batch: int = 1000
+    # Pipeline.
+    extraction_workers: int = field(default_factory=lambda: max(1, os.cpu_count() or 1))
+    pipeline_concurrency: int = 0  # 0: same as extraction_workers
+    document_timeout: float = 300.0  # wall-clock seconds per document extraction
+    worker_memory_mb: int = 2048  # RLIMIT_AS of an extraction worker (0 disables)
+    chunk_size: int = 1200  # characters; ~250-300 tokens, a common retrieval size
+    chunk_overlap: int = 200
+    pdf_boxes_flow: float | None = None  # None skips pdfminer's costly text-box clustering
+    # Events and streams.
+    progress_interval: float = 0.25  # min seconds between per-page progress events of one document
+    ping_interval: float = 15.0
+    sse_retry_ms: int = 3000
+    subscriber_queue: int = 256  # frames buffered per SSE client before coalescing / disconnect
+    # Optional services.
+    redis_url: str | None = None
+    auth: str = "off"
+    instance_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    log_json: bool = False
+    log_level: str = "INFO"
+
+    @property
+    def db_path(self) -> Path:
+        """Where the SQLite file lives."""
+        return self.database_path or self.data_dir / "lexintel.db"
+
+    @property
+    def concurrency(self) -> int:
+        """How many documents the pipeline works on at once."""
+        return self.pipeline_concurrency or self.extraction_workers
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        """Return a copy with some fields replaced (CLI options, tests)."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from ``LEXINTEL_*`` variables; raise :class:`SettingsError` naming a bad one."""
+        env = os.environ if environ is None else environ
+        parsers: dict[str, Callable[[str], Any]] = {
+            "data_dir": Path,
+            "database_path": Path,
+            "host": str,
+            "port": int,
+            "max_request_bytes": int,
+            "max_file_bytes": int,
+            "max_files_per_batch": int,
+            "extraction_workers": int,
+            "pipeline_concurrency": int,
+            "document_timeout": float,
+            "worker_memory_mb": int,
+            "chunk_size": int,
+            "chunk_overlap": int,
+            "pdf_boxes_flow": lambda raw: None if raw.strip().lower() in {"", "none"} else float(raw),
+            "progress_interval": float,
+            "ping_interval": float,
+            "sse_retry_ms": int,
+            "subscriber_queue": int,
+            "redis_url": _optional_str,
+            "auth": str,
+            "instance_id": str,
+            "log_json": _bool,
+            "log_level": str,
+        }
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            key = PREFIX + f.name.upper()
+            if key not in env:
+                continue
+            try:
+                values[f.name] = parsers[f.name](env[key])
+            except ValueError as exc:
+                raise SettingsError(f"{key}={env[key]!r}: {exc}") from None
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        """Reject combinations that cannot work, naming the variable to fix."""
+        checks = [
+            (self.port < 0 or self.port > 65535, "PORT", "must be 0-65535"),
+            (self.extraction_workers < 1, "EXTRACTION_WORKERS", "must be at least 1"),
+            (self.chunk_size < 100, "CHUNK_SIZE", "must be at least 100 characters"),
+            (not 0 <= self.chunk_overlap < self.chunk_size // 2, "CHUNK_OVERLAP", "must be < CHUNK_SIZE/2"),
+            (self.document_timeout <= 0, "DOCUMENT_TIMEOUT", "must be positive"),
+            (self.subscriber_queue < 8, "SUBSCRIBER_QUEUE", "must be at least 8"),
+            (self.auth not in {"off", "on"}, "AUTH", "must be 'off' or 'on'"),
+        ]
+        for bad, name, why in checks:
+            if bad:
+                raise SettingsError(f"{PREFIX}{name}: {why}")

@@ -1,0 +1,1 @@
+"""Durable state: the SQLite database (cases, documents, batches, pages, chunks, event log) and files on disk."""

@@ -1,0 +1,100 @@
+"""SQLite in WAL mode: one writer connection owned by the event loop, short-lived readers in threads.
+
+Why writes run synchronously on the loop: every write LexIntel makes is small and bounded (one event, one
+page of text, a few hundred chunks), and a single writer connection never waits on SQLite's write lock. It
+also lets the emitter append an event and hand it to the broadcaster in one step with no ``await`` between,
+which is what makes replay-then-live gap-free. Reads that can be large (search, a document's text) run in a
+worker thread on their own connection; WAL lets them proceed while the writer commits.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import anyio.to_thread
+
+from lexintel.store.schema import SCHEMA, SCHEMA_VERSION
+
+__all__ = ["Database"]
+
+T = TypeVar("T")
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA busy_timeout = 30000")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    return conn
+
+
+class Database:
+    """The embedded database. ``write``/``query`` run on the caller's thread; ``read`` in a worker thread."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = _connect(path)
+        mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise RuntimeError(f"SQLite refused WAL mode for {path} (got {mode})")
+        self._conn.executescript(SCHEMA)
+        self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """The writer connection (event-loop thread only)."""
+        return self._conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction on the writer connection; commits on success, rolls back on error."""
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._conn
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    def query(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[sqlite3.Row]:
+        """A small, indexed read on the writer connection (sees its own latest writes)."""
+        return self._conn.execute(sql, params).fetchall()
+
+    def query_one(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> sqlite3.Row | None:
+        """Like :meth:`query`, first row or None."""
+        row: sqlite3.Row | None = self._conn.execute(sql, params).fetchone()
+        return row
+
+    async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run a potentially large read in a worker thread on a fresh reader connection."""
+
+        def run() -> T:
+            conn = _connect(self.path)
+            try:
+                return fn(conn)
+            finally:
+                conn.close()
+
+        return await anyio.to_thread.run_sync(run)
+
+    def writable(self) -> bool:
+        """True if a write transaction can be opened now (readiness probe)."""
+        try:
+            with self.transaction() as conn:
+                conn.execute("SELECT 1")
+        except sqlite3.Error:
+            return False
+        return True
+
+    def close(self) -> None:
+        """Checkpoint and close the writer connection."""
+        try:
+            self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            self._conn.close()

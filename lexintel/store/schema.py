@@ -1,0 +1,97 @@
+"""The database schema. Applied idempotently at start; ``user_version`` records the schema version."""
+
+from __future__ import annotations
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS cases (
+    id          TEXT PRIMARY KEY,
+    name        TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    owner_id    TEXT,
+    created_at  TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS batches (
+    id           TEXT PRIMARY KEY,
+    case_id      TEXT NOT NULL REFERENCES cases(id) ON DELETE CASCADE,
+    status       TEXT NOT NULL,
+    stage        TEXT NOT NULL,
+    progress     REAL NOT NULL DEFAULT 0,
+    items_total  INTEGER NOT NULL DEFAULT 0,
+    bytes_total  INTEGER NOT NULL DEFAULT 0,
+    message      TEXT NOT NULL DEFAULT '',
+    error_code   TEXT,
+    error_message TEXT,
+    created_at   TEXT NOT NULL,
+    finished_at  TEXT
+);
+
+CREATE TABLE IF NOT EXISTS documents (
+    id            TEXT PRIMARY KEY,
+    case_id       TEXT NOT NULL REFERENCES cases(id) ON DELETE CASCADE,
+    batch_id      TEXT REFERENCES batches(id) ON DELETE SET NULL,
+    filename      TEXT NOT NULL,
+    kind          TEXT NOT NULL,
+    size_bytes    INTEGER NOT NULL,
+    sha256        TEXT NOT NULL,
+    storage_path  TEXT NOT NULL,
+    status        TEXT NOT NULL,
+    stage         TEXT NOT NULL,
+    progress      REAL NOT NULL DEFAULT 0,
+    pages_total   INTEGER,
+    pages_done    INTEGER NOT NULL DEFAULT 0,
+    chunks        INTEGER NOT NULL DEFAULT 0,
+    message       TEXT NOT NULL DEFAULT '',
+    error_code    TEXT,
+    error_message TEXT,
+    run           INTEGER NOT NULL DEFAULT 0,
+    created_at    TEXT NOT NULL,
+    started_at    TEXT,
+    finished_at   TEXT
+);
+CREATE INDEX IF NOT EXISTS documents_case ON documents(case_id, created_at);
+CREATE INDEX IF NOT EXISTS documents_batch ON documents(batch_id);
+CREATE INDEX IF NOT EXISTS documents_status ON documents(status);
+
+CREATE TABLE IF NOT EXISTS pages (
+    document_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    page        INTEGER NOT NULL,
+    text        TEXT NOT NULL,
+    PRIMARY KEY (document_id, page)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS chunks (
+    id          INTEGER PRIMARY KEY,
+    document_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    case_id     TEXT NOT NULL,
+    seq         INTEGER NOT NULL,
+    page        INTEGER NOT NULL,
+    text        TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_document ON chunks(document_id, seq);
+CREATE INDEX IF NOT EXISTS chunks_case ON chunks(case_id);
+
+-- Full-text index over chunks (external content: the text is stored once, in chunks).
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+    text, content='chunks', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER IF NOT EXISTS chunks_ai AFTER INSERT ON chunks BEGIN
+    INSERT INTO chunks_fts(rowid, text) VALUES (new.id, new.text);
+END;
+CREATE TRIGGER IF NOT EXISTS chunks_ad AFTER DELETE ON chunks BEGIN
+    INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', old.id, old.text);
+END;
+
+-- The durable per-stream event log. One row per (stream, id); `stream` is 'document:<id>', 'batch:<id>'
+-- or 'case:<id>'. `run` is the document's attempt number (0 for batch and case streams).
+CREATE TABLE IF NOT EXISTS events (
+    stream   TEXT NOT NULL,
+    id       INTEGER NOT NULL,
+    run      INTEGER NOT NULL,
+    name     TEXT NOT NULL,
+    data     TEXT NOT NULL,
+    PRIMARY KEY (stream, id)
+) WITHOUT ROWID;
+"""
