@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass, field
 
 from litestar.datastructures import State
+from litestar.di import NamedDependency
 
 from lexintel.events.broadcaster import Broadcaster
 from lexintel.events.emitter import Emitter
@@ -17,7 +18,7 @@ from lexintel.store.files import FileStore
 from lexintel.store.records import Records
 from lexintel.upload.intake import Intake
 
-__all__ = ["Services", "provide_services"]
+__all__ = ["Services", "Svc", "provide_services"]
 
 
 @dataclass
@@ -55,3 +56,7 @@ def provide_services(state: State) -> Services:
     """Litestar dependency: the instance's :class:`Services`."""
     services: Services = state.services
     return services
+
+
+Svc = NamedDependency[Services]
+"""Handler parameter type for the ``svc`` dependency."""

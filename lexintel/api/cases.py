@@ -6,10 +6,11 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, get, post
+from litestar.params import JSONBody
 
 from lexintel.errors import BadRequest
 from lexintel.events.schema import stream_key
-from lexintel.services import Services
+from lexintel.services import Services, Svc
 from lexintel.store.records import case_json, document_json
 
 __all__ = ["CaseController", "NewCase"]
@@ -27,7 +28,7 @@ class CaseController(Controller):
     tags = ["cases"]
 
     @post("/")
-    async def create_case(self, data: NewCase, svc: Services) -> dict[str, Any]:
+    async def create_case(self, data: JSONBody[NewCase], svc: Svc) -> dict[str, Any]:
         """Create a case."""
         name = data.name.strip()
         if not name or len(name) > 200:
@@ -35,12 +36,12 @@ class CaseController(Controller):
         return case_json(svc.records.create_case(name, data.description.strip()[:2000]))
 
     @get("/")
-    async def list_cases(self, svc: Services) -> list[dict[str, Any]]:
+    async def list_cases(self, svc: Svc) -> list[dict[str, Any]]:
         """All cases, newest first."""
         return [case_json(row) for row in svc.records.cases()]
 
     @get("/{case_id:str}")
-    async def show_case(self, case_id: str, svc: Services) -> dict[str, Any]:
+    async def show_case(self, case_id: str, svc: Svc) -> dict[str, Any]:
         """One case with counts by status and ``last_event_id`` (open the case stream from there)."""
         body = case_json(svc.records.case(case_id))
         body["documents_by_status"] = svc.records.case_counts(case_id)
@@ -48,7 +49,7 @@ class CaseController(Controller):
         return body
 
     @get("/{case_id:str}/documents")
-    async def list_documents(self, case_id: str, svc: Services) -> list[dict[str, Any]]:
+    async def list_documents(self, case_id: str, svc: Svc) -> list[dict[str, Any]]:
         """The case's documents with their current status."""
         svc.records.case(case_id)
         return [document_json(row) for row in svc.records.documents(case_id)]

@@ -10,7 +10,7 @@ from litestar.status_codes import HTTP_202_ACCEPTED
 
 from lexintel.errors import BadRequest, Conflict
 from lexintel.events.schema import stream_key
-from lexintel.services import Services
+from lexintel.services import Services, Svc
 from lexintel.store.records import document_json
 from lexintel.upload.multipart import receive_multipart
 
@@ -37,7 +37,7 @@ def _status_json(row: sqlite3.Row) -> dict[str, Any]:
     }
 
 
-async def _receive(svc: Services, request: Request[Any, Any, Any]) -> Any:
+async def _receive(svc: Svc, request: Request[Any, Any, Any]) -> Any:
     if not svc.accepting_uploads:
         raise Conflict("shutting_down", "The server is shutting down; retry the upload in a moment.")
     s = svc.settings
@@ -49,7 +49,7 @@ async def _receive(svc: Services, request: Request[Any, Any, Any]) -> Any:
 
 @post("/cases/{case_id:str}/documents", status_code=HTTP_202_ACCEPTED, request_max_body_size=None,
       tags=["documents"])
-async def upload_to_case(case_id: str, request: Request[Any, Any, Any], svc: Services) -> dict[str, Any]:
+async def upload_to_case(case_id: str, request: Request[Any, Any, Any], svc: Svc) -> dict[str, Any]:
     """Upload one or more files (multipart, any field name) into a case; 202 with the new document ids."""
     svc.records.case(case_id)  # 404 before reading the body
     received = await _receive(svc, request)
@@ -57,7 +57,7 @@ async def upload_to_case(case_id: str, request: Request[Any, Any, Any], svc: Ser
 
 
 @post("/documents/upload", status_code=HTTP_202_ACCEPTED, request_max_body_size=None, tags=["documents"])
-async def upload_compat(request: Request[Any, Any, Any], svc: Services) -> dict[str, Any]:
+async def upload_compat(request: Request[Any, Any, Any], svc: Svc) -> dict[str, Any]:
     """Compatibility alias of the original design: the case comes in the form field ``case_id``."""
     received = await _receive(svc, request)
     case_id = received.fields.get("case_id", "").strip()
@@ -72,13 +72,13 @@ async def upload_compat(request: Request[Any, Any, Any], svc: Services) -> dict[
 
 
 @get("/documents/{document_id:str}", tags=["documents"])
-async def show_document(document_id: str, svc: Services) -> dict[str, Any]:
+async def show_document(document_id: str, svc: Svc) -> dict[str, Any]:
     """A document's metadata and status."""
     return document_json(svc.records.document(document_id))
 
 
 @get(["/documents/{document_id:str}/status", "/progress/documents/{document_id:str}/status"], tags=["documents"])
-async def document_status(document_id: str, svc: Services) -> dict[str, Any]:
+async def document_status(document_id: str, svc: Svc) -> dict[str, Any]:
     """Polling fallback for the stream: status, stage, progress, pages, error."""
     row = svc.records.document(document_id)
     body = _status_json(row)
@@ -87,7 +87,7 @@ async def document_status(document_id: str, svc: Services) -> dict[str, Any]:
 
 
 @get("/documents/{document_id:str}/text", tags=["documents"])
-async def document_text(document_id: str, svc: Services) -> dict[str, Any]:
+async def document_text(document_id: str, svc: Svc) -> dict[str, Any]:
     """The extracted text, page by page (pages appear as extraction proceeds)."""
     row = svc.records.document(document_id)
 
@@ -100,7 +100,7 @@ async def document_text(document_id: str, svc: Services) -> dict[str, Any]:
 
 
 @post("/documents/{document_id:str}/retry", status_code=HTTP_202_ACCEPTED, tags=["documents"])
-async def retry_document(document_id: str, svc: Services) -> dict[str, Any]:
+async def retry_document(document_id: str, svc: Svc) -> dict[str, Any]:
     """Run a failed document through the pipeline again (a new run: its stream starts a new history)."""
     row = svc.records.document(document_id)
     if row["status"] != "failed":
@@ -126,7 +126,7 @@ async def retry_document(document_id: str, svc: Services) -> dict[str, Any]:
 
 
 @delete("/documents/{document_id:str}", tags=["documents"])
-async def delete_document(document_id: str, svc: Services) -> None:
+async def delete_document(document_id: str, svc: Svc) -> None:
     """Delete a document, its text, passages, file and stream; stops its processing if running."""
     row = svc.records.document(document_id)
     svc.pipeline.cancel(document_id)

@@ -11,7 +11,7 @@ from litestar import get
 from litestar.params import Parameter
 
 from lexintel.errors import BadRequest
-from lexintel.services import Services
+from lexintel.services import Services, Svc
 
 __all__ = ["fts_query", "search"]
 
@@ -34,7 +34,7 @@ def fts_query(q: str) -> str:
 
 @get("/search", tags=["search"])
 async def search(
-    svc: Services,
+    svc: Svc,
     q: str = Parameter(description="Words to find; quote a phrase"),
     case_id: str | None = Parameter(default=None, description="Limit to one case"),
     limit: int = Parameter(default=20, ge=1, le=100),

@@ -14,7 +14,7 @@ from litestar.response.base import ASGIResponse
 from lexintel.errors import BadRequest
 from lexintel.events.schema import StreamKind, stream_key
 from lexintel.events.sse import SSEResponse, SSESession, replay_is_finished
-from lexintel.services import Services
+from lexintel.services import Services, Svc
 
 __all__ = ["stream_handlers"]
 
@@ -32,7 +32,7 @@ def _cursor(request: Request[Any, Any, Any], query_value: str | None) -> int | N
     return value
 
 
-def open_stream(svc: Services, kind: StreamKind, ident: str, cursor: int | None) -> ASGIResponse:
+def open_stream(svc: Svc, kind: StreamKind, ident: str, cursor: int | None) -> ASGIResponse:
     """204 if the client already has the terminal event, else an SSE response."""
     key = stream_key(kind, ident)
     closes = kind != "case"
@@ -43,12 +43,12 @@ def open_stream(svc: Services, kind: StreamKind, ident: str, cursor: int | None)
     return SSEResponse(session)
 
 
-_LAST = Parameter(query="last_event_id", default=None, description="Resume after this event id")
+_LAST = Parameter(default=None, description="Resume after this event id")
 
 
 @get("/progress/documents/{document_id:str}/stream", tags=["streams"])
 async def document_stream(
-    document_id: str, request: Request[Any, Any, Any], svc: Services, last_event_id: str | None = _LAST
+    document_id: str, request: Request[Any, Any, Any], svc: Svc, last_event_id: str | None = _LAST
 ) -> ASGIResponse:
     """Live progress of one document; closes after its terminal event."""
     svc.records.document(document_id)
@@ -57,7 +57,7 @@ async def document_stream(
 
 @get("/batches/{batch_id:str}/stream", tags=["streams"])
 async def batch_stream(
-    batch_id: str, request: Request[Any, Any, Any], svc: Services, last_event_id: str | None = _LAST
+    batch_id: str, request: Request[Any, Any, Any], svc: Svc, last_event_id: str | None = _LAST
 ) -> ASGIResponse:
     """Live progress of a batch and its documents; closes after the batch's terminal event."""
     svc.records.batch(batch_id)
@@ -66,7 +66,7 @@ async def batch_stream(
 
 @get("/cases/{case_id:str}/stream", tags=["streams"])
 async def case_stream(
-    case_id: str, request: Request[Any, Any, Any], svc: Services, last_event_id: str | None = _LAST
+    case_id: str, request: Request[Any, Any, Any], svc: Svc, last_event_id: str | None = _LAST
 ) -> ASGIResponse:
     """Every document and batch event of a case on one connection; stays open."""
     svc.records.case(case_id)

@@ -7,7 +7,7 @@ from typing import Any
 from litestar import get
 from litestar.response import Response
 
-from lexintel.services import Services
+from lexintel.services import Services, Svc
 
 __all__ = ["system_handlers"]
 
@@ -19,7 +19,7 @@ async def health() -> dict[str, str]:
 
 
 @get("/ready", tags=["system"])
-async def ready(svc: Services) -> Response[dict[str, Any]]:
+async def ready(svc: Svc) -> Response[dict[str, Any]]:
     """Ready to take work: database writable, pipeline running, accepting uploads (503 otherwise)."""
     checks = {
         "database": svc.db.writable(),

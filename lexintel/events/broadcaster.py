@@ -52,12 +52,12 @@ class Subscription:
         if self.closed_reason is not None:
             return
         frames = self._frames
-        if len(frames) >= self.max_frames and not self._coalesce(frame):
-            # Terminal frames get some headroom before we give up on the client.
-            if not frame.terminal or len(frames) >= 2 * self.max_frames:
-                self._stats.dropped_lagging += 1
-                self.close("lagging")
-                return
+        full = len(frames) >= self.max_frames and not self._coalesce(frame)
+        # Terminal frames get some headroom before we give up on the client.
+        if full and (not frame.terminal or len(frames) >= 2 * self.max_frames):
+            self._stats.dropped_lagging += 1
+            self.close("lagging")
+            return
         frames.append(frame)
         self._wakeup.set()
 
@@ -78,12 +78,12 @@ class Subscription:
             self.closed_reason = reason
         self._wakeup.set()
 
-    async def next_batch(self, timeout: float) -> list[Frame] | None:
-        """All queued frames (possibly empty if closed); None if ``timeout`` passed with nothing new."""
+    async def next_batch(self, wait_seconds: float) -> list[Frame] | None:
+        """All queued frames (possibly empty if closed); None if ``wait_seconds`` passed with nothing new."""
         if not self._frames and self.closed_reason is None:
             self._wakeup.clear()
             try:
-                async with asyncio.timeout(timeout):  # no extra task per wait, unlike wait_for
+                async with asyncio.timeout(wait_seconds):  # no extra task per wait, unlike wait_for
                     await self._wakeup.wait()
             except TimeoutError:
                 return None

@@ -139,7 +139,7 @@ def _pdf_step(path: str, start: int, budget_s: float, boxes_flow: float | None) 
             text = ""
             cur.warnings.append(f"page {cur.next_index}: {type(exc).__name__}")
         pages.append((cur.next_index, text))
-    if done or cur.next_index >= cur.total and _at_end(cur):
+    if done or (cur.next_index >= cur.total and _at_end(cur)):
         total = max(cur.total, cur.next_index)
         warnings = cur.warnings
         cur.close()

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import anyio.to_process
 import anyio.to_thread
 from anyio.abc import TaskStatus
@@ -357,4 +358,4 @@ class Pipeline:
             if done < total and time.monotonic() - r.last_emit >= self.settings.progress_interval:
                 self._emit(r, "indexing", f"Indexing passage {done}/{total} of {r.filename}",
                            stage_progress=100 * done / total, items_total=total, items_done=done)
-            await anyio.sleep(0)  # let requests and streams run between batches
+            await anyio.lowlevel.checkpoint()  # let requests and streams run between batches

@@ -7,6 +7,7 @@ complete, so a crash mid-upload never leaves a half file where the pipeline woul
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -57,10 +58,8 @@ class IncomingFile:
     async def discard(self) -> None:
         """Close and delete: the upload failed or was refused."""
         await self.close()
-        try:
+        with contextlib.suppress(FileNotFoundError):
             await aiofiles.os.remove(self.path)
-        except FileNotFoundError:
-            pass
 
 
 class FileStore:

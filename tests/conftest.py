@@ -1,0 +1,118 @@
+"""Fixtures: settings on a temporary data dir, Litestar's test client, real servers, a private Redis."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from litestar.testing import TestClient
+
+from lexintel.app import create_app
+from lexintel.settings import Settings
+from tests.helpers import ServerProcess, free_port, redis_server_path, wait_for
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data", extraction_workers=2, document_timeout=60, progress_interval=0.0,
+                    ping_interval=1.0)
+
+
+@pytest.fixture
+def make_client(tmp_path: Path) -> Iterator[Callable[..., TestClient]]:  # type: ignore[type-arg]
+    """Build a TestClient over a real app on a real SQLite file; lifespan runs on enter."""
+    clients: list[TestClient] = []  # type: ignore[type-arg]
+
+    def make(settings: Settings | None = None, **overrides: object) -> TestClient:  # type: ignore[type-arg]
+        base = settings or Settings(data_dir=tmp_path / "data", extraction_workers=2, document_timeout=60,
+                                    progress_interval=0.0, ping_interval=1.0)
+        client = TestClient(create_app(base.with_overrides(**overrides)), timeout=60)
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield make
+    for client in reversed(clients):
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def client(make_client: Callable[..., TestClient]) -> TestClient:  # type: ignore[type-arg]
+    return make_client()
+
+
+@pytest.fixture
+def server_factory(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
+    """Start real ``lexintel serve`` subprocesses; all are stopped at teardown."""
+    servers: list[ServerProcess] = []
+
+    def start(data_dir: Path | None = None, **env: str) -> ServerProcess:
+        base_env = {"LEXINTEL_EXTRACTION_WORKERS": "2", "LEXINTEL_PING_INTERVAL": "1",
+                    "LEXINTEL_PROGRESS_INTERVAL": "0"}
+        server = ServerProcess(data_dir or tmp_path / f"data-{len(servers)}", env={**base_env, **env})
+        servers.append(server)
+        return server.start()
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def server(server_factory: Callable[..., ServerProcess]) -> ServerProcess:
+    return server_factory()
+
+
+class RedisServer:
+    """A private redis-server on a free loopback port (no persistence)."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.workdir = workdir
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        exe = redis_server_path()
+        assert exe
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.proc = subprocess.Popen(
+            [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.workdir)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        import redis
+
+        def up() -> bool:
+            try:
+                return bool(redis.Redis(port=self.port, socket_timeout=0.5).ping())
+            except redis.RedisError:
+                return False
+
+        wait_for(up, timeout=10, what="redis-server")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A real Redis. Missing redis-server skips locally but fails when LEXINTEL_REQUIRE_REDIS=1 (CI)."""
+    if redis_server_path() is None:
+        if os.environ.get("LEXINTEL_REQUIRE_REDIS") == "1":
+            pytest.fail("redis-server is required (LEXINTEL_REQUIRE_REDIS=1) but not installed")
+        pytest.skip("redis-server not installed")
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    yield server
+    server.stop()
