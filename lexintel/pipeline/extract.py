@@ -132,7 +132,7 @@ def _pdf_step(path: str, start: int, budget_s: float, boxes_flow: float | None) 
         cur.out.truncate()
         try:
             cur.interpreter.process_page(page)
-            text = cur.out.getvalue()
+            text = cur.out.getvalue().rstrip("\f")  # TextConverter ends each page with a form feed
         except MemoryError:
             raise
         except Exception as exc:  # one bad page does not lose the others

@@ -138,13 +138,13 @@ class Pipeline:
                 case_id=row["case_id"],
                 document_id=document_id,
                 batch_id=row["batch_id"],
-                run=row["run"],
+                run=row["run"] + 1,  # starts again from 0%: a new run, so progress never drops within one
                 status="processing",
                 stage="queued",
                 progress=0,
                 message=f"Requeued {row['filename']} after a restart",
                 filename=row["filename"],
-                write=_update_document(document_id, status="pending", stage="queued", progress=0),
+                write=_update_document(document_id, status="pending", stage="queued", progress=0, run=row["run"] + 1),
             )
         pending = self.records.ids_with_status("pending")
         for document_id in pending:

@@ -1,0 +1,84 @@
+"""Build small synthetic PDFs inside tests: plain text pages, slow pages, decompression bombs."""
+
+from __future__ import annotations
+
+import zlib
+
+
+def make_pdf(contents: list[bytes], *, compress: bool = True) -> bytes:
+    """A valid PDF with one page per content stream (Helvetica as F1), with a correct xref table."""
+    objects: list[bytes] = []
+    n_pages = len(contents)
+    page_ids = [4 + 2 * i for i in range(n_pages)]
+    objects.append(b"<< /Type /Catalog /Pages 2 0 R >>")
+    kids = b" ".join(b"%d 0 R" % pid for pid in page_ids)
+    objects.append(b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, n_pages))
+    objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+    for i, content in enumerate(contents):
+        content_id = page_ids[i] + 1
+        objects.append(
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >>"
+            b" /Contents %d 0 R >>" % content_id
+        )
+        data = zlib.compress(content, 9) if compress else content
+        flt = b" /Filter /FlateDecode" if compress else b""
+        objects.append(b"<< /Length %d%s >>\nstream\n" % (len(data), flt) + data + b"\nendstream")
+    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    for off in offsets:
+        out += b"%010d 00000 n \n" % off
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+def text_page(*lines: str) -> bytes:
+    """A content stream showing ``lines`` top to bottom."""
+    ops = [b"BT /F1 12 Tf 72 720 Td 14 TL"]
+    for line in lines:
+        safe = line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)").encode("latin-1")
+        ops.append(b"(%s) Tj T*" % safe)
+    ops.append(b"ET")
+    return b"\n".join(ops)
+
+
+def slow_pdf(operations: int = 2_000_000) -> bytes:
+    """One page whose (compressed, small) content stream holds millions of text operators: pdfminer spends
+    minutes on it, like the hanging files in its issue tracker."""
+    return make_pdf([b"BT /F1 1 Tf " + b"1 0 Td (x) Tj " * operations + b"ET"])
+
+
+def bomb_pdf(inflated_mb: int = 1024) -> bytes:
+    """One page whose content stream inflates to ``inflated_mb`` MiB of spaces (pdfminer inflates it whole)."""
+    compressor = zlib.compressobj(9)
+    block = b" " * (1024 * 1024)
+    data = b"".join(compressor.compress(block) for _ in range(inflated_mb)) + compressor.flush()
+    pdf = make_pdf([b"PLACEHOLDER"], compress=False)
+    # swap the placeholder stream for the pre-compressed bomb, keeping offsets right by rebuilding
+    return _with_raw_stream(pdf, data)
+
+
+def _with_raw_stream(_: bytes, data: bytes) -> bytes:
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [4 0 R] /Count 1 >>",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >>"
+        b" /Contents 5 0 R >>",
+        b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(data) + data + b"\nendstream",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    for off in offsets:
+        out += b"%010d 00000 n \n" % off
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
