@@ -18,6 +18,7 @@ from lexintel.api.documents import document_handlers
 from lexintel.api.search import search
 from lexintel.api.streams import stream_handlers
 from lexintel.api.system import system_handlers
+from lexintel.api.web import web_handlers
 from lexintel.errors import AppError, app_error_handler
 from lexintel.services import Services, provide_services
 from lexintel.settings import Settings
@@ -50,7 +51,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             services.db.close()
 
     return Litestar(
-        route_handlers=[CaseController, *document_handlers, search, *stream_handlers, *system_handlers],
+        route_handlers=[CaseController, *document_handlers, search, *stream_handlers, *system_handlers,
+                        *web_handlers],
         dependencies={"svc": Provide(provide_services, sync_to_thread=False)},
         exception_handlers={AppError: app_error_handler},
         lifespan=[lifespan],
