@@ -35,7 +35,9 @@ def test_start_on_a_database_with_a_processing_row_requeues_it(make_client: Any,
     assert again.get(f"/documents/{doc_id}/text").json()["pages"][3]["page"] == 4
 
     with sqlite3.connect(db_path) as conn:
-        rows = conn.execute("SELECT id, data FROM events WHERE stream=? ORDER BY id", (f"document:{doc_id}",)).fetchall()
+        rows = conn.execute(
+            "SELECT id, data FROM events WHERE stream=? ORDER BY id", (f"document:{doc_id}",)
+        ).fetchall()
     ids = [r[0] for r in rows]
     assert ids == list(range(1, len(ids) + 1))  # ids continue, never reused
     requeued = [r for r in rows if "Requeued" in r[1]]

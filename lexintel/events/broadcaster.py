@@ -62,10 +62,10 @@ class Subscription:
         self._wakeup.set()
 
     def _coalesce(self, incoming: Frame) -> bool:
-        """Drop the newest queued non-terminal frame of the same subject; True if one was dropped."""
+        """Drop the oldest queued non-terminal frame of the same subject (the client will see the newer state
+        sooner); True if one was dropped."""
         frames = self._frames
-        for index in range(len(frames) - 1, -1, -1):
-            queued = frames[index]
+        for index, queued in enumerate(frames):
             if queued.subject == incoming.subject and not queued.terminal:
                 del frames[index]
                 self._stats.coalesced += 1

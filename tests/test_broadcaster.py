@@ -1,0 +1,62 @@
+"""The broadcaster's bounded queues: coalescing, terminal frames kept, lagging clients cut loose."""
+
+from __future__ import annotations
+
+import asyncio
+
+from lexintel.events.broadcaster import Broadcaster
+from lexintel.events.schema import Frame
+
+
+def frame(i: int, subject: str = "document:a", name: str = "progress") -> Frame:
+    return Frame(i, name, subject, b"id: %d\n\n" % i)
+
+
+async def test_publish_never_waits_and_each_subscriber_gets_its_frames() -> None:
+    b = Broadcaster(default_queue=16)
+    fast, other = b.subscribe("case:x"), b.subscribe("case:x")
+    assert b.publish("case:x", frame(1)) == 2
+    assert b.publish("case:y", frame(1)) == 0  # nobody listening: dropped, nothing kept
+    assert [f.id for f in await fast.next_batch(1)] == [1]
+    assert [f.id for f in await other.next_batch(1)] == [1]
+    assert await fast.next_batch(0.05) is None  # nothing new: ping time
+
+
+async def test_a_slow_subscriber_coalesces_progress_latest_wins_and_keeps_terminal() -> None:
+    b = Broadcaster(default_queue=8)
+    slow = b.subscribe("batch:1")
+    for i in range(1, 200):
+        b.publish("batch:1", frame(i, subject="document:a"))
+    b.publish("batch:1", frame(200, subject="document:a", name="complete"))
+    assert len(slow) <= 9
+    got = await slow.next_batch(1)
+    assert got is not None
+    ids = [f.id for f in got]
+    assert ids == sorted(ids) and ids[-1] == 200 and got[-1].terminal
+    assert 199 in ids and 1 not in ids  # the oldest progress made room; the latest survived
+    assert slow.closed_reason is None and b.stats.coalesced > 0
+
+
+async def test_overflow_without_anything_to_coalesce_disconnects_as_lagging() -> None:
+    b = Broadcaster(default_queue=8)
+    slow = b.subscribe("case:c")
+    for i in range(1, 50):
+        b.publish("case:c", frame(i, subject=f"document:{i}"))  # all different subjects: nothing coalesces
+    assert slow.closed_reason == "lagging" and b.stats.dropped_lagging == 1
+    assert len(slow) <= 8  # memory stays bounded
+    got = await slow.next_batch(1)
+    assert got is not None and [f.id for f in got] == list(range(1, 9))
+    b.unsubscribe(slow)
+    b.unsubscribe(slow)  # idempotent
+    assert b.subscriber_count() == 0 and b.stream_count() == 0
+
+
+async def test_close_all_wakes_waiting_readers_and_closes_late_subscribers() -> None:
+    b = Broadcaster()
+    sub = b.subscribe("case:c")
+    waiter = asyncio.create_task(sub.next_batch(30))
+    await asyncio.sleep(0.01)
+    b.close_all("shutdown")
+    assert await asyncio.wait_for(waiter, 2) == []
+    assert sub.closed_reason == "shutdown"
+    assert b.subscribe("case:d").closed_reason == "shutdown"
