@@ -13,11 +13,13 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
 from lexintel import __version__
+from lexintel.api.batches import batch_handlers
 from lexintel.api.cases import CaseController
 from lexintel.api.documents import document_handlers
 from lexintel.api.search import search
 from lexintel.api.streams import stream_handlers
 from lexintel.api.system import system_handlers
+from lexintel.api.uploads import upload_handlers
 from lexintel.api.web import web_handlers
 from lexintel.errors import AppError, app_error_handler
 from lexintel.services import Services, provide_services
@@ -41,6 +43,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         try:
             async with anyio.create_task_group() as tg:
                 await tg.start(services.pipeline.run)
+                await tg.start(services.batches.run)  # batch recovery + ZIP unpacking jobs
+                await tg.start(services.uploads.run)  # chunked upload sessions: expiry sweep
                 try:
                     yield
                 finally:
@@ -52,7 +56,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     return Litestar(
         route_handlers=[CaseController, *document_handlers, search, *stream_handlers, *system_handlers,
-                        *web_handlers],
+                        *web_handlers, *batch_handlers, *upload_handlers],
         dependencies={"svc": Provide(provide_services, sync_to_thread=False)},
         exception_handlers={AppError: app_error_handler},
         lifespan=[lifespan],

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 
+from lexintel.batches import BatchTracker
 from lexintel.events.broadcaster import Broadcaster
 from lexintel.events.emitter import Emitter
 from lexintel.events.log import EventLog
@@ -16,6 +17,7 @@ from lexintel.settings import Settings
 from lexintel.store.db import Database
 from lexintel.store.files import FileStore
 from lexintel.store.records import Records
+from lexintel.upload.chunked import UploadSessions
 from lexintel.upload.intake import Intake
 
 __all__ = ["Services", "Svc", "provide_services"]
@@ -36,6 +38,8 @@ class Services:
     intake: Intake
     started_at: float = field(default_factory=time.time)
     accepting_uploads: bool = True
+    batches: BatchTracker = field(init=False)  # multi-file/ZIP/chunked batches and their progress (issue 4)
+    uploads: UploadSessions = field(init=False)  # resumable chunked uploads (issue 4)
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -49,7 +53,12 @@ class Services:
         emitter = Emitter(db, events, broadcaster)
         pipeline = Pipeline(settings, db, records, emitter)
         intake = Intake(records, files, emitter, pipeline)
-        return cls(settings, db, files, records, events, broadcaster, emitter, pipeline, intake)
+        services = cls(settings, db, files, records, events, broadcaster, emitter, pipeline, intake)
+        services.batches = BatchTracker(settings, db, records, emitter, files.incoming)
+        services.batches.intake, intake.batches = intake, services.batches
+        emitter.listeners.append(services.batches.on_event)
+        services.uploads = UploadSessions(settings, db, files, services.batches)
+        return services
 
 
 def provide_services(state: State) -> Services:

@@ -61,6 +61,15 @@ class Settings:
     ping_interval: float = 15.0
     sse_retry_ms: int = 3000
     subscriber_queue: int = 256  # frames buffered per SSE client before coalescing / disconnect
+    # Batches: ZIP limits (checked before extraction and again while inflating) and chunked uploads.
+    zip_max_entries: int = 1000
+    zip_max_total_bytes: int = 10 * 1024 * MB  # uncompressed bytes of one archive
+    zip_max_ratio: float = 100.0  # per entry, uncompressed:compressed
+    zip_ratio_grace_bytes: int = 100 * 1024  # entries up to this size may exceed the ratio
+    upload_max_bytes: int = 20 * 1024 * MB  # one file sent through the chunked upload
+    upload_max_chunk_bytes: int = 64 * MB
+    upload_ttl: float = 24 * 3600.0  # an upload session with no chunk for this long is deleted
+    upload_sweep_interval: float = 60.0
     # Optional services.
     redis_url: str | None = None
     auth: str = "off"
@@ -105,6 +114,14 @@ class Settings:
             "ping_interval": float,
             "sse_retry_ms": int,
             "subscriber_queue": int,
+            "zip_max_entries": int,
+            "zip_max_total_bytes": int,
+            "zip_max_ratio": float,
+            "zip_ratio_grace_bytes": int,
+            "upload_max_bytes": int,
+            "upload_max_chunk_bytes": int,
+            "upload_ttl": float,
+            "upload_sweep_interval": float,
             "redis_url": _optional_str,
             "auth": str,
             "instance_id": str,
@@ -134,6 +151,11 @@ class Settings:
             (self.document_timeout <= 0, "DOCUMENT_TIMEOUT", "must be positive"),
             (self.subscriber_queue < 8, "SUBSCRIBER_QUEUE", "must be at least 8"),
             (self.auth not in {"off", "on"}, "AUTH", "must be 'off' or 'on'"),
+            (self.zip_max_entries < 1, "ZIP_MAX_ENTRIES", "must be at least 1"),
+            (self.zip_max_ratio < 1, "ZIP_MAX_RATIO", "must be at least 1"),
+            (self.upload_max_chunk_bytes < 1, "UPLOAD_MAX_CHUNK_BYTES", "must be positive"),
+            (self.upload_ttl <= 0, "UPLOAD_TTL", "must be positive (seconds)"),
+            (self.upload_sweep_interval <= 0, "UPLOAD_SWEEP_INTERVAL", "must be positive (seconds)"),
         ]
         for bad, name, why in checks:
             if bad:

@@ -84,6 +84,39 @@ CREATE TRIGGER IF NOT EXISTS chunks_ad AFTER DELETE ON chunks BEGIN
     INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', old.id, old.text);
 END;
 
+-- Batches (issue 4): where a batch came from, its log of skipped entries and refusals, and chunked uploads.
+CREATE TABLE IF NOT EXISTS batch_sources (
+    batch_id   TEXT PRIMARY KEY REFERENCES batches(id) ON DELETE CASCADE,
+    kind       TEXT NOT NULL,              -- 'files' | 'zip' | 'chunked'
+    filename   TEXT NOT NULL DEFAULT '',
+    skipped    INTEGER NOT NULL DEFAULT 0,
+    ready      INTEGER NOT NULL DEFAULT 0  -- 1 once every document of the batch exists
+);
+CREATE TABLE IF NOT EXISTS batch_log (
+    seq        INTEGER PRIMARY KEY,
+    batch_id   TEXT NOT NULL REFERENCES batches(id) ON DELETE CASCADE,
+    at         TEXT NOT NULL,
+    level      TEXT NOT NULL,              -- 'skipped' | 'refused' | 'info'
+    code       TEXT NOT NULL,
+    name       TEXT NOT NULL DEFAULT '',
+    message    TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS batch_log_batch ON batch_log(batch_id, seq);
+CREATE TABLE IF NOT EXISTS upload_sessions (
+    id          TEXT PRIMARY KEY,
+    case_id     TEXT NOT NULL REFERENCES cases(id) ON DELETE CASCADE,
+    batch_id    TEXT NOT NULL,
+    filename    TEXT NOT NULL,
+    total_size  INTEGER NOT NULL,
+    chunk_size  INTEGER NOT NULL,
+    sha256      TEXT,
+    status      TEXT NOT NULL,              -- 'open' | 'assembling' | 'completed' | 'expired' | 'cancelled'
+    result      TEXT,                       -- the finish response, so a repeated finish gets the same answer
+    created_at  TEXT NOT NULL,
+    expires_at  REAL NOT NULL               -- unix time; pushed forward by every chunk
+);
+CREATE INDEX IF NOT EXISTS upload_sessions_status ON upload_sessions(status, expires_at);
+
 -- The durable per-stream event log. One row per (stream, id); `stream` is 'document:<id>', 'batch:<id>'
 -- or 'case:<id>'. `run` is the document's attempt number (0 for batch and case streams).
 CREATE TABLE IF NOT EXISTS events (

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lexintel.clock import new_id, utc_now_iso
 from lexintel.errors import BadRequest, UnsupportedType
@@ -18,6 +18,9 @@ from lexintel.store.files import FileStore, IncomingFile
 from lexintel.store.records import Records
 from lexintel.upload.multipart import Received
 from lexintel.upload.sniff import sniff
+
+if TYPE_CHECKING:
+    from lexintel.batches import BatchTracker
 
 __all__ = ["Intake", "NewDocument"]
 
@@ -59,12 +62,19 @@ class Intake:
         self.files = files
         self.emitter = emitter
         self.pipeline = pipeline
+        self.batches: BatchTracker | None = None  # set by Services: several files or a ZIP make a batch
 
     async def accept(self, case_id: str, received: Received) -> dict[str, Any]:
         """Turn a parsed upload into documents; returns the 202 body."""
         if not received.files:
             raise BadRequest("no_files", "The upload has no file parts; send one or more files in 'files'.")
         docs = [judge(item.filename, item.incoming) for item in received.files]
+        if self.batches is not None:
+            if len(docs) == 1 and docs[0].kind == "zip" and docs[0].size > 0:
+                first = received.files[0]
+                return await self.batches.accept_zip(case_id, first.filename, first.incoming)
+            if len(docs) > 1:
+                return await self.batches.accept_files(case_id, docs)
         if len(docs) == 1 and docs[0].problem is not None:
             await received.discard()
             code, detail = docs[0].problem

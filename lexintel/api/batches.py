@@ -1,0 +1,40 @@
+"""Batches: description and the polling fallback of the batch stream (``/batches/{id}/stream`` is in streams)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import get
+
+from lexintel.events.schema import stream_key
+from lexintel.services import Svc
+
+__all__ = ["batch_handlers"]
+
+
+@get("/batches/{batch_id:str}", tags=["batches"])
+async def show_batch(batch_id: str, svc: Svc) -> dict[str, Any]:
+    """A batch: where it came from, stage, counts (indexed, failed, skipped), elapsed/ETA and its log."""
+    body = svc.batches.describe(batch_id)
+    body["document_ids"] = [r["id"] for r in svc.records.batch_documents(batch_id)]
+    return body
+
+
+@get("/batches/{batch_id:str}/progress", tags=["batches"])
+async def batch_progress(batch_id: str, svc: Svc) -> dict[str, Any]:
+    """Polling fallback: current stage, counts and every document's status, plus the stream's last event id."""
+    body = svc.batches.describe(batch_id)
+    body.pop("log")
+    body["last_event_id"] = svc.events.last_id(stream_key("batch", batch_id))
+    body["documents"] = [
+        {
+            "document_id": r["id"], "filename": r["filename"], "status": r["status"], "stage": r["stage"],
+            "progress": r["progress"], "pages_total": r["pages_total"], "pages_done": r["pages_done"],
+            "error_code": r["error_code"], "error_message": r["error_message"],
+        }
+        for r in svc.records.batch_documents(batch_id)
+    ]
+    return body
+
+
+batch_handlers = [show_batch, batch_progress]
