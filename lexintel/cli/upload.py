@@ -8,14 +8,16 @@ it. Then the command follows the batch stream (or each document's stream), and p
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.to_thread
 import httpx
 from rich.console import Console
 
@@ -26,7 +28,7 @@ from lexintel.cli.sse_client import StreamEvent, follow
 __all__ = ["collect_files", "plan_requests", "run_upload"]
 
 MB = 1024 * 1024
-MULTIPART_MARGIN = 1 * MB  # headers and boundaries of a multipart body, generously
+MULTIPART_MARGIN = 64 * 1024  # headers and boundaries of a multipart body, generously
 
 
 def collect_files(paths: Sequence[Path]) -> list[Path]:
@@ -186,13 +188,58 @@ async def run_upload(server: str, paths: Sequence[Path], case_name: str, *, max_
     return 1 if failed else 0
 
 
-async def upload_large(job: Upload, path: Path) -> None:
-    """A file over the per-request limit: the resumable chunked upload (when the server offers it)."""
-    raise CliError(f"{path} is larger than the per-request upload limit; this server has no chunked upload yet")
+async def upload_large(job: Upload, path: Path, attempts: int = 5) -> None:
+    """A file over the per-request limit: the resumable chunked upload (``/cases/{id}/uploads``).
+
+    Each chunk is retried on its own; after a dropped connection the server's list of missing chunks says
+    what to send again, so a flaky link costs one chunk, not the whole file.
+    """
+    client = job.client
+    size = (await anyio.Path(path).stat()).st_size
+    digest = await anyio.to_thread.run_sync(_sha256_of, path)
+    resp = await request(client, "POST", f"/cases/{job.case_id}/uploads",
+                         json={"filename": path.name, "total_size": size, "sha256": digest})
+    if resp.status_code in (404, 405):
+        raise CliError(f"{path} is larger than the per-request upload limit and this server has no chunked upload")
+    session = check(resp, expected=(200, 201))
+    upload_id, chunk_size = session["upload_id"], int(session["chunk_size"])
+    bar = job.board.upload_bar(path.name, size)
+    with bar:
+        task = bar.task_ids[0]
+        bar.update(task, completed=int(session.get("received_bytes") or 0))
+        for _round in range(attempts):
+            missing = list(session["missing"])
+            if not missing:
+                break
+            for index in missing:
+                chunk = await anyio.to_thread.run_sync(_read_chunk, path, index, chunk_size)
+                headers = {"X-Chunk-SHA256": hashlib.sha256(chunk).hexdigest(),
+                           "Content-Type": "application/octet-stream"}
+                try:
+                    put = await client.put(f"/uploads/{upload_id}/chunks/{index}", content=chunk, headers=headers,
+                                           timeout=httpx.Timeout(60.0, write=600.0, read=600.0))
+                except httpx.TransportError:
+                    await anyio.sleep(1.0)
+                    continue  # resend it next round, from the server's own list of what is missing
+                check(put)
+                bar.advance(task, len(chunk))
+            session = check(await request(client, "GET", f"/uploads/{upload_id}"))
+        if session["missing"]:
+            raise CliError(f"{path}: {len(session['missing'])} chunks could not be sent after {attempts} tries")
+    body = check(await request(client, "POST", f"/uploads/{upload_id}/complete",
+                               timeout=httpx.Timeout(60.0, read=600.0)), expected=(200, 202))
+    job.accepted(body)
 
 
-def iter_chunks(path: Path, size: int) -> Iterator[bytes]:
-    """``path`` in pieces of ``size`` bytes."""
+def _sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
     with path.open("rb") as fh:
-        while chunk := fh.read(size):
-            yield chunk
+        while block := fh.read(4 * MB):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _read_chunk(path: Path, index: int, chunk_size: int) -> bytes:
+    with path.open("rb") as fh:
+        fh.seek(index * chunk_size)
+        return fh.read(chunk_size)

@@ -1,0 +1,143 @@
+"""The terminal client, run for real (``python -m lexintel upload|watch|search``) against a real server."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.helpers import ServerProcess, corpus, wait_for
+
+
+def lexintel(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    """Run the CLI as a user would; a wide fake terminal so tables are not folded."""
+    env = {**os.environ, "COLUMNS": "250", "NO_COLOR": "1"}
+    return subprocess.run([sys.executable, "-m", "lexintel", *args], capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+def cases_named(server: ServerProcess, name: str) -> list[dict[str, Any]]:
+    return [c for c in httpx.get(server.url + "/cases").json() if c["name"] == name]
+
+
+def test_upload_creates_case_follows_streams_and_reports_failure(server: ServerProcess, tmp_path: Path) -> None:
+    folder = tmp_path / "bundle"
+    folder.mkdir()
+    for name in ("pdflatex-4-pages", "multicolumn"):
+        src = corpus(name)
+        (folder / src.name).write_bytes(src.read_bytes())
+    (folder / "scanned-notes.pdf").write_bytes(os.urandom(4096))  # not a PDF at all
+    (folder / ".DS_Store").write_bytes(b"hidden files are skipped")
+
+    result = lexintel("upload", str(folder), "--case", "Smith v Jones", "--server", server.url)
+    assert result.returncode == 1, result.stdout + result.stderr  # one file failed
+    out = result.stdout
+    assert "Smith v Jones: 2 of 3 indexed" in out, out
+    rows = {line.split("│")[1].strip(): line for line in out.splitlines() if line.count("│") >= 4}
+    assert "indexed" in rows[corpus("pdflatex-4-pages").name] and " 4 " in rows[corpus("pdflatex-4-pages").name]
+    assert "indexed" in rows[corpus("multicolumn").name]
+    assert "failed" in rows["scanned-notes.pdf"] and "is not a PDF or plain-text file" in rows["scanned-notes.pdf"]
+    assert ".DS_Store" not in out
+    assert "Created case Smith v Jones" in result.stderr
+
+    [case] = cases_named(server, "Smith v Jones")
+    docs = httpx.get(f"{server.url}/cases/{case['id']}/documents").json()
+    assert sorted(d["status"] for d in docs) == ["failed", "indexed", "indexed"]
+
+    # a second upload reuses the case by name, and a clean run exits 0
+    again = lexintel("upload", str(corpus("minimal-document")), "--case", "Smith v Jones", "--server", server.url)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "Using case Smith v Jones" in again.stderr and "1 of 1 indexed" in again.stdout
+    assert len(cases_named(server, "Smith v Jones")) == 1
+
+    # search prints file, page and snippet; no hits exits 1; an unknown case is a usage error
+    found = lexintel("search", "population", "--case", "Smith v Jones", "--server", server.url)
+    assert found.returncode == 0, found.stderr
+    [hit] = [line for line in found.stdout.splitlines() if corpus("multicolumn").name in line]
+    assert hit.split("│")[2].strip() == "3" and "Population" in hit
+    none = lexintel("search", "zzyzxquux", "--server", server.url)
+    assert none.returncode == 1 and "No hits" in none.stdout
+    unknown = lexintel("search", "population", "--case", "No such case", "--server", server.url)
+    assert unknown.returncode == 2 and "no case named 'No such case'" in unknown.stderr
+
+
+def test_single_refused_file_and_unreachable_server(server: ServerProcess, tmp_path: Path) -> None:
+    empty = tmp_path / "empty.pdf"
+    empty.write_bytes(b"")
+    result = lexintel("upload", str(empty), "--case", "Empty", "--server", server.url)
+    assert result.returncode == 1
+    assert "failed" in result.stdout and "empty.pdf is empty" in result.stdout
+
+    missing = lexintel("upload", str(tmp_path / "nope.pdf"), "--case", "Empty", "--server", server.url)
+    assert missing.returncode == 2 and "no such file or directory" in missing.stderr
+
+    down = lexintel("search", "x", "--server", "http://127.0.0.1:9")
+    assert down.returncode == 2 and "cannot reach the server" in down.stderr
+
+
+def test_watch_document_and_batch(server: ServerProcess) -> None:
+    case = httpx.post(server.url + "/cases", json={"name": "Watch"}).json()
+    files = [("files", (p.name, p.read_bytes())) for p in map(corpus, ["pdflatex-outline", "google-doc-document"])]
+    files.append(("files", ("broken.pdf", b"%PDF-1.4\nthis is not really a pdf")))
+    body = httpx.post(f"{server.url}/cases/{case['id']}/documents", files=files, timeout=60).json()
+    assert body["batch_id"], body
+
+    batch = lexintel("watch", body["batch_id"], "--server", server.url)
+    assert batch.returncode == 1, batch.stdout + batch.stderr  # the broken file failed
+    assert "2 of 3 indexed" in batch.stdout and "broken.pdf" in batch.stdout
+
+    good = next(d["id"] for d in body["documents"] if d["filename"].endswith("outline.pdf"))
+    single = lexintel("watch", good, "--server", server.url)  # already finished: replay, then the summary
+    assert single.returncode == 0, single.stdout + single.stderr
+    assert "1 of 1 indexed" in single.stdout
+
+    nothing = lexintel("watch", "no-such-id", "--server", server.url)
+    assert nothing.returncode == 2 and "404" in nothing.stderr
+
+
+def test_watch_resumes_across_a_server_restart(server: ServerProcess) -> None:
+    case = httpx.post(server.url + "/cases", json={"name": "Restart"}).json()
+    pdf = corpus("GeoTopo-komprimiert")  # 117 pages: long enough to cut the stream mid-way
+    body = httpx.post(f"{server.url}/cases/{case['id']}/documents", files=[("files", (pdf.name, pdf.read_bytes()))],
+                      timeout=60).json()
+    doc_id = body["document_ids"][0]
+    env = {**os.environ, "COLUMNS": "250"}
+    watch = subprocess.Popen([sys.executable, "-m", "lexintel", "watch", doc_id, "--server", server.url],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+    def status() -> dict[str, Any]:
+        body: dict[str, Any] = httpx.get(f"{server.url}/documents/{doc_id}/status").json()
+        return body
+
+    try:
+        wait_for(lambda: status()["pages_done"] >= 5, timeout=120, what="extraction under way")
+        time.sleep(0.5)  # let the watcher read some events
+        server.stop()
+        server.start()  # same port and data dir: the document is requeued as a new run
+        out, err = watch.communicate(timeout=300)
+    finally:
+        if watch.poll() is None:
+            watch.kill()
+    assert watch.returncode == 0, out + err
+    assert "reconnecting" in err
+    assert "1 of 1 indexed" in out and " 117 " in out
+
+
+def test_large_file_goes_through_the_chunked_upload(server_factory: Callable[..., ServerProcess]) -> None:
+    server = server_factory(LEXINTEL_UPLOAD_MAX_CHUNK_BYTES=str(512 * 1024))
+    pdf = corpus("GeoTopo-komprimiert")  # 1.8 MB > the 1 MB per-request limit given below: 4 chunks
+    result = lexintel("upload", str(pdf), str(corpus("minimal-document")), "--case", "Big", "--server", server.url,
+                      "--max-request-mb", "1")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 of 2 indexed" in result.stdout and " 117 " in result.stdout
+    [case] = cases_named(server, "Big")
+    docs = httpx.get(f"{server.url}/cases/{case['id']}/documents").json()
+    big = next(d for d in docs if d["filename"] == pdf.name)
+    assert big["sha256"] == hashlib.sha256(pdf.read_bytes()).hexdigest() and big["size_bytes"] == pdf.stat().st_size
