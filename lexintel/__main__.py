@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import resource
 import sys
@@ -27,15 +26,23 @@ def serve(settings: Settings) -> int:
     import uvicorn
 
     from lexintel.app import create_app
+    from lexintel.observability.logging import configure_logging
+    from lexintel.observability.shutdown import GracefulServer, begin_shutdown
 
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_level, json_lines=settings.log_json)
     _raise_fd_limit()
     app = create_app(settings)
     config = uvicorn.Config(
         app, host=settings.host, port=settings.port, lifespan="on", log_level=settings.log_level.lower(),
-        backlog=4096, timeout_graceful_shutdown=10, access_log=False,
+        backlog=4096, timeout_graceful_shutdown=10, access_log=False, log_config=None,
     )
-    server = uvicorn.Server(config)
+
+    def on_signal() -> None:  # SIGTERM/SIGINT: stop uploads, end streams, start the drain clock
+        services = getattr(app.state, "services", None)
+        if services is not None:
+            begin_shutdown(services)
+
+    server = GracefulServer(config, on_signal)
     print(f"LexIntel serving on http://{settings.host}:{settings.port}  (data: {settings.data_dir.resolve()})",
           file=sys.stderr)
     server.run()

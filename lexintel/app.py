@@ -4,12 +4,15 @@ the pipeline's task group for as long as the app serves."""
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import anyio
 from litestar import Litestar
 from litestar.di import Provide
+from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 
 from lexintel import __version__
@@ -21,7 +24,10 @@ from lexintel.api.streams import stream_handlers
 from lexintel.api.system import system_handlers
 from lexintel.api.uploads import upload_handlers
 from lexintel.api.web import web_handlers
-from lexintel.errors import AppError, app_error_handler
+from lexintel.errors import AppError, app_error_handler, storage_error_handler
+from lexintel.observability.middleware import RequestLogMiddleware
+from lexintel.observability.shutdown import begin_shutdown
+from lexintel.observability.wiring import instrument
 from lexintel.services import Services, provide_services
 from lexintel.settings import Settings
 
@@ -37,6 +43,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         services = Services.build(settings)
+        instrument(services)
         app.state.services = services
         log.info("LexIntel %s: data in %s, %d extraction workers", __version__, settings.data_dir.resolve(),
                  settings.extraction_workers)
@@ -48,17 +55,30 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 try:
                     yield
                 finally:
-                    services.accepting_uploads = False
-                    services.broadcaster.close_all("shutdown")
+                    begin_shutdown(services)  # already done at SIGTERM under `lexintel serve`
+                    requeued = await services.pipeline.drain(settings.shutdown_grace)
+                    if requeued:
+                        log.info("requeued %d unfinished documents for the next start", requeued)
                     tg.cancel_scope.cancel()
         finally:
             services.db.close()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[CaseController, *document_handlers, search, *stream_handlers, *system_handlers,
                         *web_handlers, *batch_handlers, *upload_handlers],
         dependencies={"svc": Provide(provide_services, sync_to_thread=False)},
-        exception_handlers={AppError: app_error_handler},
+        exception_handlers={AppError: app_error_handler, OSError: storage_error_handler,
+                            sqlite3.OperationalError: storage_error_handler},
+        after_exception=[log_unexpected],
+        logging_config=None,  # `lexintel serve` configures one-line logs (lexintel.observability.logging)
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(title="LexIntel", version=__version__, path="/schema"),
     )
+    app.asgi_handler = RequestLogMiddleware(app.asgi_handler)  # outermost: also sees unrouted 404s
+    return app
+
+
+async def log_unexpected(exc: BaseException, scope: Any) -> None:
+    """Log handler exceptions that are bugs (not client errors) with their traceback."""
+    if not isinstance(exc, AppError | HTTPException):
+        log.error("unhandled error on %s %s", scope.get("method"), scope.get("path"), exc_info=exc)

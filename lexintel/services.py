@@ -12,6 +12,7 @@ from lexintel.batches import BatchTracker
 from lexintel.events.broadcaster import Broadcaster
 from lexintel.events.emitter import Emitter
 from lexintel.events.log import EventLog
+from lexintel.observability.metrics import Metrics
 from lexintel.pipeline.runner import Pipeline
 from lexintel.settings import Settings
 from lexintel.store.db import Database
@@ -38,6 +39,7 @@ class Services:
     intake: Intake
     started_at: float = field(default_factory=time.time)
     accepting_uploads: bool = True
+    metrics: Metrics = field(default_factory=Metrics)  # per instance: its own Prometheus registry
     batches: BatchTracker = field(init=False)  # multi-file/ZIP/chunked batches and their progress (issue 4)
     uploads: UploadSessions = field(init=False)  # resumable chunked uploads (issue 4)
 

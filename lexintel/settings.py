@@ -76,6 +76,7 @@ class Settings:
     instance_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     log_json: bool = False
     log_level: str = "INFO"
+    shutdown_grace: float = 20.0  # seconds running extractions may finish after SIGTERM; the rest are requeued
 
     @property
     def db_path(self) -> Path:
@@ -127,6 +128,7 @@ class Settings:
             "instance_id": str,
             "log_json": _bool,
             "log_level": str,
+            "shutdown_grace": float,
         }
         values: dict[str, Any] = {}
         for f in fields(cls):
@@ -151,6 +153,7 @@ class Settings:
             (self.document_timeout <= 0, "DOCUMENT_TIMEOUT", "must be positive"),
             (self.subscriber_queue < 8, "SUBSCRIBER_QUEUE", "must be at least 8"),
             (self.auth not in {"off", "on"}, "AUTH", "must be 'off' or 'on'"),
+            (self.shutdown_grace < 0, "SHUTDOWN_GRACE", "must be >= 0 seconds"),
             (self.zip_max_entries < 1, "ZIP_MAX_ENTRIES", "must be at least 1"),
             (self.zip_max_ratio < 1, "ZIP_MAX_RATIO", "must be at least 1"),
             (self.upload_max_chunk_bytes < 1, "UPLOAD_MAX_CHUNK_BYTES", "must be positive"),

@@ -8,7 +8,7 @@ from typing import Any
 from litestar import Request, delete, get, post
 from litestar.status_codes import HTTP_202_ACCEPTED
 
-from lexintel.errors import BadRequest, Conflict
+from lexintel.errors import BadRequest, Conflict, ServiceUnavailable
 from lexintel.events.schema import stream_key
 from lexintel.services import Services, Svc
 from lexintel.store.records import document_json
@@ -39,7 +39,7 @@ def _status_json(row: sqlite3.Row) -> dict[str, Any]:
 
 async def _receive(svc: Svc, request: Request[Any, Any, Any]) -> Any:
     if not svc.accepting_uploads:
-        raise Conflict("shutting_down", "The server is shutting down; retry the upload in a moment.")
+        raise ServiceUnavailable("shutting_down", "The server is shutting down; retry the upload in a moment.")
     s = svc.settings
     return await receive_multipart(
         request, svc.files, max_request_bytes=s.max_request_bytes, max_file_bytes=s.max_file_bytes,

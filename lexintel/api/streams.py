@@ -39,7 +39,8 @@ def open_stream(svc: Svc, kind: StreamKind, ident: str, cursor: int | None) -> A
     if closes and replay_is_finished(svc.events, key, cursor):
         return ASGIResponse(status_code=204)
     s = svc.settings
-    session = SSESession(svc.events, svc.broadcaster, key, cursor, closes, s.ping_interval, s.sse_retry_ms)
+    session = SSESession(svc.events, svc.broadcaster, key, cursor, closes, s.ping_interval, s.sse_retry_ms,
+                         on_deliver=svc.metrics.observe_delivery, on_close=svc.metrics.stream_closed)
     return SSEResponse(session)
 
 

@@ -1,4 +1,4 @@
-"""Liveness and readiness."""
+"""Liveness, readiness and metrics: what a load balancer, an orchestrator and Prometheus ask."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 from litestar import get
 from litestar.response import Response
 
+from lexintel.observability.metrics import CONTENT_TYPE, mirror_of
 from lexintel.services import Services, Svc
 
 __all__ = ["system_handlers"]
@@ -14,21 +15,45 @@ __all__ = ["system_handlers"]
 
 @get("/health", tags=["system"])
 async def health() -> dict[str, str]:
-    """The process is up and serving."""
+    """The process is up and its event loop answers (liveness: restart the process if this fails)."""
     return {"status": "ok"}
+
+
+def _mirror_report(svc: Services) -> dict[str, Any]:
+    mirror = mirror_of(svc)
+    if mirror is None:
+        return {"state": "disabled"}
+    snapshot = getattr(mirror, "snapshot", None)
+    if callable(snapshot):
+        report: dict[str, Any] = dict(snapshot())
+        return report
+    return {"state": str(getattr(mirror, "state", "unknown"))}
 
 
 @get("/ready", tags=["system"])
 async def ready(svc: Svc) -> Response[dict[str, Any]]:
-    """Ready to take work: database writable, pipeline running, accepting uploads (503 otherwise)."""
+    """Ready to take work: database writable, pipeline running, accepting uploads (503 otherwise).
+
+    The optional Redis mirror is reported but never makes the instance unready: without Redis it still serves
+    its own uploads and streams, and the mirror reconnects by itself.
+    """
     checks = {
         "database": svc.db.writable(),
         "pipeline": svc.pipeline.alive,
         "accepting_uploads": svc.accepting_uploads,
     }
     ok = all(checks.values())
-    body: dict[str, Any] = {"status": "ready" if ok else "not_ready", "checks": checks}
+    body: dict[str, Any] = {"status": "ready" if ok else "not_ready", "checks": checks,
+                            "redis_mirror": _mirror_report(svc)}
+    if not svc.accepting_uploads:
+        body["detail"] = "shutting down"
     return Response(body, status_code=200 if ok else 503)
 
 
-system_handlers = [health, ready]
+@get("/metrics", tags=["system"], media_type=CONTENT_TYPE)
+async def metrics(svc: Svc) -> Response[bytes]:
+    """Prometheus text exposition (documents by status, stage durations, events, streams, Redis, workers)."""
+    return Response(svc.metrics.render(), media_type=CONTENT_TYPE)
+
+
+system_handlers = [health, ready, metrics]

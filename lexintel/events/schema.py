@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 __all__ = [
@@ -41,13 +42,15 @@ class Frame:
     """An event ready to write to any number of SSE clients: encoded once, shared by all subscribers.
 
     ``subject`` is what the event is about (``document:<id>`` or ``batch:<id>``): a slow client's queued
-    progress frames are coalesced per subject, latest wins.
+    progress frames are coalesced per subject, latest wins. ``published`` (monotonic seconds, set when the
+    frame is built, just before it is published) measures publish->deliver latency.
     """
 
     id: int
     name: str
     subject: str
     payload: bytes
+    published: float = field(default_factory=time.monotonic, compare=False)
 
     @property
     def terminal(self) -> bool:

@@ -8,7 +8,9 @@ skipped. See DESIGN.md "Replay and resume".
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+import logging
+import time
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -17,6 +19,7 @@ from litestar.response.streaming import ASGIStreamingResponse
 from lexintel.events.broadcaster import Broadcaster, Subscription
 from lexintel.events.log import EventLog, StoredEvent
 from lexintel.events.schema import encode_frame
+from lexintel.observability.logging import log_event
 
 if TYPE_CHECKING:
     from litestar.types import Receive, Send
@@ -28,6 +31,7 @@ SSE_HEADERS = {
     "X-Accel-Buffering": "no",
 }
 REPLAY_PAGE = 500
+log = logging.getLogger("lexintel.sse")
 PING = b": ping\n\n"
 
 
@@ -55,12 +59,29 @@ class SSESession:
     ping_interval: float
     retry_ms: int
     _sub: Subscription | None = None
+    # Observability: latency of each live frame (seconds since publication) and the reason a stream ended.
+    on_deliver: Callable[[float], None] | None = None
+    on_close: Callable[[str], None] | None = None
+    _close_reason: str | None = None
+    _last_sent: int | None = None
+    _opened: float = 0.0
 
     def release(self) -> None:
         """Drop the subscription (synchronous, idempotent: also called from a cancelled task)."""
         if self._sub is not None:
             self.broadcaster.unsubscribe(self._sub)
             self._sub = None
+            reason = self._close_reason or "client_disconnected"
+            log_event(log, "stream.close", stream=self.stream, reason=reason, last_event_id=self._last_sent,
+                      seconds=round(time.monotonic() - self._opened, 3))
+            if self.on_close is not None:
+                self.on_close(reason)
+
+    def _delivered(self, published: list[float]) -> None:
+        if self.on_deliver is not None:
+            now = time.monotonic()
+            for t in published:
+                self.on_deliver(now - t)
 
     def _start_cursor(self) -> tuple[int, bytes]:
         """Where replay starts, plus a ``reset`` frame when the client's cursor is not in the log."""
@@ -80,6 +101,8 @@ class SSESession:
         """The byte stream: ``retry:``, replay, then live frames and ``: ping`` comments."""
         sub = self.broadcaster.subscribe(self.stream)
         self._sub = sub
+        self._opened = time.monotonic()
+        log_event(log, "stream.open", stream=self.stream, last_event_id=self.last_event_id)
         try:
             cursor, reset = self._start_cursor()
             head = f"retry: {self.retry_ms}\n\n".encode() + reset
@@ -89,8 +112,9 @@ class SSESession:
                 head = b""
                 for event in page:
                     out.append(_frame(event))
-                    cursor = event.id
+                    cursor = self._last_sent = event.id
                     if event.terminal and self.closes_on_terminal:
+                        self._close_reason = "terminal"
                         yield b"".join(out)
                         return
                 if out:
@@ -103,17 +127,23 @@ class SSESession:
                     yield PING
                     continue
                 out = []
+                published: list[float] = []
                 for frame in batch:
                     if frame.id <= cursor:
                         continue  # already sent during replay
                     out.append(frame.payload)
-                    cursor = frame.id
+                    published.append(frame.published)
+                    cursor = self._last_sent = frame.id
                     if frame.terminal and self.closes_on_terminal:
+                        self._close_reason = "terminal"
                         yield b"".join(out)
+                        self._delivered(published)
                         return
                 if out:
                     yield b"".join(out)
+                    self._delivered(published)
                 if sub.closed_reason is not None:
+                    self._close_reason = sub.closed_reason
                     # Lagging clients come back quickly and resume from the log by Last-Event-ID.
                     retry = 1000 if sub.closed_reason == "lagging" else self.retry_ms
                     yield f": closed ({sub.closed_reason})\nretry: {retry}\n\n".encode()

@@ -58,10 +58,13 @@ class PipelineStats:
     documents_failed: int = 0
     worker_restarts: int = 0
     stage_seconds: dict[str, list[float]] = field(default_factory=dict)
+    observers: list[Callable[[str, float], None]] = field(default_factory=list)  # e.g. the metrics histogram
 
     def observe(self, stage: str, seconds: float) -> None:
         """Record one stage duration (kept short: metrics take them out)."""
         self.stage_seconds.setdefault(stage, []).append(seconds)
+        for observer in self.observers:
+            observer(stage, seconds)
 
 
 @dataclass
@@ -123,6 +126,11 @@ class Pipeline:
         self._running: dict[str, anyio.CancelScope] = {}
         self.finished_hooks: list[Callable[[str], None]] = []  # called with a document id when terminal
         self.alive = False
+        # Graceful shutdown: no new documents start once draining; running ones stopped at the deadline are
+        # put back to pending (see drain()).
+        self.draining = False
+        self._drain_deadline = math.inf
+        self._requeue: set[str] = set()
 
     # queue
     def enqueue(self, document_id: str) -> None:
@@ -178,8 +186,33 @@ class Pipeline:
         finally:
             self.alive = False
 
+    def begin_drain(self, grace: float) -> None:
+        """Start no new documents; running ones have ``grace`` seconds from now to finish (idempotent)."""
+        if not self.draining:
+            self.draining = True
+            self._drain_deadline = time.monotonic() + grace
+
+    async def drain(self, grace: float) -> int:
+        """Shutdown: wait for running documents until the drain deadline, then stop the rest and set them back
+        to ``pending`` (with a ``queued`` event) so the next start's :meth:`recover` resumes them.
+        Returns how many were requeued."""
+        self.begin_drain(grace)
+        with anyio.move_on_after(max(0.0, self._drain_deadline - time.monotonic())):
+            while self._running:  # noqa: ASYNC110 (shutdown only: not worth an Event on every document)
+                await anyio.sleep(0.05)
+        stopped = list(self._running)
+        for document_id in stopped:
+            self._requeue.add(document_id)
+            self._running[document_id].cancel()
+        with anyio.move_on_after(10):  # each stopped document emits its `queued` event as it unwinds
+            while self._requeue:  # noqa: ASYNC110
+                await anyio.sleep(0.01)
+        return len(stopped)
+
     async def _worker(self) -> None:
         async for document_id in self._receive:
+            if self.draining:
+                continue  # stays pending in the database: the next start's recover() queues it
             try:
                 await self.process(document_id)
             except Exception:  # never let one document stop a worker task
@@ -244,8 +277,23 @@ class Pipeline:
                 self._fail(r, "internal_error", f"Unexpected error while processing: {type(exc).__name__}")
             finally:
                 self._running.pop(document_id, None)
+        if document_id in self._requeue:
+            self._requeue_interrupted(r)
+            return
         for hook in self.finished_hooks:
             hook(document_id)
+
+    def _requeue_interrupted(self, r: _Run) -> None:
+        """Put a document stopped by shutdown back to ``pending``; its stream says it will resume."""
+        try:
+            message = f"{r.filename} was interrupted by a server shutdown; it will resume when the server restarts"
+            self.emitter.emit(
+                case_id=r.row["case_id"], document_id=r.id, batch_id=r.row["batch_id"], run=r.run,
+                status="processing", stage="queued", progress=0, message=message, filename=r.filename,
+                write=_update_document(r.id, status="pending", stage="queued", progress=0, message=message),
+            )
+        finally:
+            self._requeue.discard(r.id)
 
     def _fail(self, r: _Run, code: str, detail: str) -> None:
         self.stats.documents_failed += 1

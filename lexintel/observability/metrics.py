@@ -1,0 +1,199 @@
+"""Prometheus metrics on a per-app :class:`CollectorRegistry` (several apps in one test process never clash).
+
+Two kinds of series:
+
+* event-driven ones (stage durations, events published, publish->deliver latency, HTTP requests) are updated
+  as things happen, through hooks the running parts already offer: ``PipelineStats.observers``,
+  ``Emitter.listeners``, ``SSESession.on_deliver`` and the request middleware;
+* state ones (documents by status, SSE connections, lagging drops, Redis mirror state and counters, worker
+  restarts, pages extracted) are read from the services at scrape time by :class:`_ServicesCollector`, so
+  they can never drift from the truth and cost nothing between scrapes.
+
+The Redis mirror is read with ``getattr`` (``svc.mirror`` may be absent or ``None``), so /metrics works
+whether or not the mirror is built or enabled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.process_collector import ProcessCollector
+from prometheus_client.registry import Collector
+
+from lexintel.events.emitter import EmittedEvent
+
+if TYPE_CHECKING:
+    from lexintel.services import Services
+
+__all__ = ["CONTENT_TYPE", "DOCUMENT_STATUSES", "Metrics"]
+
+# The classic text format every Prometheus (2.x and 3.x) and agent parses; the framework adds the charset.
+CONTENT_TYPE = "text/plain; version=0.0.4"
+DOCUMENT_STATUSES = ("pending", "processing", "indexed", "failed")
+MIRROR_COUNTERS = ("published", "received", "dropped")
+# Extraction of a long PDF takes minutes; chunking and indexing take milliseconds.
+STAGE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
+
+
+def status_class(status: int) -> str:
+    """``200`` -> ``"2xx"``: few label values, and 5xx is one series to alert on."""
+    return f"{status // 100}xx"
+
+
+class Metrics:
+    """The instance's metrics; :meth:`bind` attaches them to the running services."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.stage_seconds = Histogram(
+            "lexintel_pipeline_stage_seconds", "Time one document spent in a pipeline stage.", ["stage"],
+            buckets=STAGE_BUCKETS, registry=r,
+        )
+        self.events_published = Counter(
+            "lexintel_events_published", "Progress events published (durably logged and broadcast), by stage.",
+            ["stage"], registry=r,
+        )
+        self.delivery_latency = Histogram(
+            "lexintel_event_delivery_latency_seconds",
+            "From an event's publication to its frame being written to an SSE client (live frames only).",
+            buckets=LATENCY_BUCKETS, registry=r,
+        )
+        self.http_requests = Counter(
+            "lexintel_http_requests", "HTTP requests answered, by method and status class.", ["method", "status"],
+            registry=r,
+        )
+        self.http_seconds = Histogram(
+            "lexintel_http_request_seconds", "HTTP request duration (SSE streams excluded).", ["method"],
+            registry=r,
+        )
+        self.sse_streams = Counter(
+            "lexintel_sse_streams_closed", "SSE streams ended, by reason.", ["reason"], registry=r,
+        )
+        ProcessCollector(registry=r)  # process_resident_memory_bytes, open fds, CPU seconds
+        self.services: Services | None = None
+        r.register(_ServicesCollector(self))
+
+    def bind(self, services: Services) -> None:
+        """Hook into the pipeline and the emitter of a freshly built :class:`Services`."""
+        self.services = services
+        services.pipeline.stats.observers.append(self.observe_stage)
+        services.emitter.listeners.append(self.on_event)
+
+    # hooks
+    def observe_stage(self, stage: str, seconds: float) -> None:
+        """``PipelineStats`` observer: one stage duration."""
+        self.stage_seconds.labels(stage).observe(seconds)
+
+    def on_event(self, event: EmittedEvent) -> None:
+        """Emitter listener: count the event by stage."""
+        self.events_published.labels(str(event.body.get("stage"))).inc()
+
+    def observe_delivery(self, seconds: float) -> None:
+        """SSE hook: a live frame reached a client ``seconds`` after it was published."""
+        self.delivery_latency.observe(max(seconds, 0.0))
+
+    def stream_closed(self, reason: str) -> None:
+        """SSE hook: a stream ended for ``reason``."""
+        self.sse_streams.labels(reason).inc()
+
+    def observe_request(self, method: str, status: int, seconds: float | None) -> None:
+        """Request middleware hook; ``seconds`` is None for streams (their duration is the client's choice)."""
+        self.http_requests.labels(method, status_class(status)).inc()
+        if seconds is not None:
+            self.http_seconds.labels(method).observe(seconds)
+
+    def render(self) -> bytes:
+        """The Prometheus text exposition of every series."""
+        return generate_latest(self.registry)
+
+
+def mirror_of(services: Services | None) -> Any:
+    """The Redis mirror if there is one running (``None`` when disabled or not built)."""
+    return getattr(services, "mirror", None) if services is not None else None
+
+
+class _ServicesCollector(Collector):
+    """State read at scrape time from the database, the broadcaster, the pipeline and the mirror."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    def describe(self) -> list[Metric]:
+        return []  # dynamic: nothing to check for duplicate names at registration
+
+    def collect(self) -> Iterator[Metric]:
+        svc = self._metrics.services
+        if svc is None:
+            return
+        docs = GaugeMetricFamily("lexintel_documents", "Documents by status (from the database).", labels=["status"])
+        counts = dict.fromkeys(DOCUMENT_STATUSES, 0)
+        for row in svc.db.query("SELECT status, COUNT(*) AS n FROM documents GROUP BY status"):
+            counts[str(row["status"])] = int(row["n"])
+        for status, n in counts.items():
+            docs.add_metric([status], n)
+        yield docs
+
+        stats = svc.pipeline.stats
+        yield CounterMetricFamily("lexintel_pages_extracted", "Pages extracted since start.", stats.pages_extracted)
+        done = CounterMetricFamily("lexintel_documents_finished", "Documents finished since start, by outcome.",
+                                   labels=["outcome"])
+        done.add_metric(["indexed"], stats.documents_indexed)
+        done.add_metric(["failed"], stats.documents_failed)
+        yield done
+        yield CounterMetricFamily("lexintel_worker_restarts",
+                                  "Extraction worker processes killed (timeout) or crashed and replaced.",
+                                  stats.worker_restarts)
+        yield GaugeMetricFamily("lexintel_pipeline_running", "Documents being processed now.", svc.pipeline.running)
+        yield GaugeMetricFamily("lexintel_pipeline_alive", "1 while the pipeline's workers run.",
+                                int(bool(svc.pipeline.alive)))
+        yield GaugeMetricFamily("lexintel_accepting_uploads", "0 once shutdown has begun.",
+                                int(svc.accepting_uploads))
+
+        b = svc.broadcaster
+        yield GaugeMetricFamily("lexintel_sse_connections", "Open SSE streams.", b.subscriber_count())
+        yield CounterMetricFamily("lexintel_sse_dropped_lagging",
+                                  "SSE clients disconnected because they fell too far behind.", b.stats.dropped_lagging)
+        yield CounterMetricFamily("lexintel_sse_frames_coalesced",
+                                  "Queued progress frames replaced by newer ones for slow clients.", b.stats.coalesced)
+        yield CounterMetricFamily("lexintel_broadcast_frames_published", "Frames offered to the broadcaster.",
+                                  b.stats.published)
+        yield CounterMetricFamily("lexintel_broadcast_frames_delivered", "Frames handed to SSE writers.",
+                                  b.stats.delivered)
+        yield from self._mirror(svc)
+
+    @staticmethod
+    def _mirror(svc: Services) -> Iterator[Metric]:
+        mirror = mirror_of(svc)
+        yield GaugeMetricFamily("lexintel_redis_mirror_enabled", "1 when the Redis mirror is configured.",
+                                int(mirror is not None))
+        if mirror is None:
+            return
+        state = GaugeMetricFamily("lexintel_redis_mirror_state", "The mirror's connection state (1 = current).",
+                                  labels=["state"])
+        state.add_metric([str(getattr(mirror, "state", "unknown"))], 1)
+        yield state
+        messages = CounterMetricFamily("lexintel_redis_mirror_messages", "Events through the mirror, by direction.",
+                                       labels=["direction"])
+        for name in MIRROR_COUNTERS:
+            messages.add_metric([name], _counter(mirror, name))
+        yield messages
+        yield CounterMetricFamily("lexintel_redis_mirror_errors", "Redis errors seen by the mirror.",
+                                  _counter(mirror, "errors"))
+        yield CounterMetricFamily("lexintel_redis_mirror_reconnects", "Times the mirror reconnected to Redis.",
+                                  _counter(mirror, "reconnects"))
+
+
+def _counter(mirror: Any, name: str) -> float:
+    """A mirror counter, on the mirror itself or on its ``stats``; 0 if it has none."""
+    value: Any = getattr(mirror, name, None)
+    if value is None:
+        value = getattr(getattr(mirror, "stats", None), name, 0)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 0.0

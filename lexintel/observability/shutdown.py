@@ -1,0 +1,81 @@
+"""Graceful shutdown on SIGTERM/SIGINT.
+
+Order matters, and uvicorn's own order does not fit: on a signal it stops listening, then *waits for open
+connections to close*, and only then runs the lifespan shutdown. SSE streams never close on their own, so
+the app must act when the signal arrives, not in the lifespan. :class:`GracefulServer` does that:
+
+1. at the signal: stop accepting uploads (503), start the pipeline's drain clock (no new documents start),
+   and close every SSE subscription, so each stream writes a final ``: closed (shutdown)`` comment with a
+   ``retry:`` and ends cleanly; clients reconnect by ``Last-Event-ID`` to the next instance;
+2. uvicorn then drains the remaining connections (uploads finishing);
+3. the lifespan shutdown awaits ``Pipeline.drain``: running extractions may finish until
+   ``LEXINTEL_SHUTDOWN_GRACE`` seconds after the signal; the rest are stopped, set back to ``pending`` with
+   a ``queued`` event saying why, and resume on the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Callable, Iterator
+from types import FrameType
+from typing import TYPE_CHECKING
+
+import uvicorn
+
+from lexintel.observability.logging import log_event
+
+if TYPE_CHECKING:
+    from lexintel.services import Services
+
+__all__ = ["GracefulServer", "begin_shutdown"]
+
+log = logging.getLogger("lexintel.shutdown")
+
+
+def begin_shutdown(services: Services) -> None:
+    """Stop taking work and end live streams; idempotent (the signal and the lifespan both call it)."""
+    if not services.accepting_uploads and services.broadcaster.closed:
+        return
+    grace = services.settings.shutdown_grace
+    services.accepting_uploads = False
+    services.pipeline.begin_drain(grace)
+    streams = services.broadcaster.subscriber_count()
+    services.broadcaster.close_all("shutdown")
+    log_event(log, "shutdown.begin", grace_s=grace, running=services.pipeline.running, sse_streams=streams)
+
+
+class GracefulServer(uvicorn.Server):
+    """``uvicorn.Server`` that runs ``on_signal`` on the event loop as soon as a stop signal arrives."""
+
+    def __init__(self, config: uvicorn.Config, on_signal: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_signal = on_signal
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        """Remember the loop: the signal handler must not touch asyncio objects directly."""
+        self._loop = asyncio.get_running_loop()
+        await super().serve(sockets)
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """After a completed graceful shutdown exit normally (status 0) instead of re-raising the signal, so
+        a supervisor or script can tell a clean stop from a crash."""
+        with super().capture_signals():
+            yield
+            self._captured_signals.clear()
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        """Schedule ``on_signal`` (thread- and signal-safe), then let uvicorn begin its own shutdown."""
+        if not self.should_exit and self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._safe_on_signal)
+        super().handle_exit(sig, frame)
+
+    def _safe_on_signal(self) -> None:
+        try:
+            self._on_signal()
+        except Exception:  # shutdown must go on even if a part fails to stop cleanly
+            log.exception("error while beginning shutdown")
