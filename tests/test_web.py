@@ -1,0 +1,137 @@
+"""The web page in a real browser: Debian's chromium driven by Playwright, against a real server subprocess.
+
+One scenario walks what a user does: create a case with the keyboard, upload real PDFs and a bad file, watch
+the bars reach 100%, read the failed file's reason, search and open the hit's page, then see the live stream
+cut by a server restart and the page recover with no event shown twice and none skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.helpers import ServerProcess, corpus
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect  # noqa: E402
+
+CHROMIUM = os.environ.get("LEXINTEL_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+        if os.environ.get("CI") or os.environ.get("LEXINTEL_REQUIRE_REDIS") == "1":
+            pytest.fail(f"chromium is required for the browser test but {CHROMIUM} is missing")
+        pytest.skip(f"chromium not installed at {CHROMIUM} (apt-get install -y chromium)")
+    with playwright_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    context.set_default_timeout(30_000)
+    page = context.new_page()
+    problems: list[str] = []
+
+    def on_console(msg: ConsoleMessage) -> None:
+        if msg.type == "error" and "Failed to load resource" not in msg.text:
+            problems.append(msg.text)  # e.g. a Content-Security-Policy violation
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda exc: problems.append(f"uncaught: {exc}"))
+    yield page
+    context.close()
+    assert not problems, problems
+
+
+def event_ids(page: Page) -> list[int]:
+    ids: list[str] = page.locator("#activity li").evaluate_all("els => els.map(e => e.dataset.eventId)")
+    return [int(i) for i in ids]
+
+
+def doc_item(page: Page, filename: str) -> Any:
+    return page.locator("#documents li.doc", has=page.locator(".name", has_text=filename))
+
+
+def test_upload_progress_failure_search_and_recovery_after_restart(server: ServerProcess, page: Page,
+                                                                   tmp_path: Path) -> None:
+    resp = httpx.get(server.url + "/")
+    assert resp.headers["content-security-policy"].startswith("default-src 'self'")
+    assert "unsafe-inline" not in resp.headers["content-security-policy"]
+    assert resp.headers["x-content-type-options"] == "nosniff" and resp.headers["referrer-policy"] == "no-referrer"
+
+    page.goto(server.url + "/")
+    # keyboard only: type a name into the labelled field and press Enter
+    page.get_by_label("Or create one").focus()
+    page.keyboard.type("Smith v Jones")
+    page.keyboard.press("Enter")
+    expect(page.locator("#case-title")).to_have_text("Smith v Jones")
+    expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+
+    bad = tmp_path / "scanned-contract.pdf"
+    bad.write_bytes(os.urandom(5000))
+    good = [corpus("pdflatex-4-pages"), corpus("multicolumn")]
+    page.get_by_label("Choose files").set_input_files([*map(str, good), str(bad)])
+
+    for pdf in good:
+        item = doc_item(page, pdf.name)
+        expect(item).to_have_attribute("data-status", "indexed", timeout=90_000)
+        expect(item.get_by_role("progressbar")).to_have_attribute("aria-valuenow", "100")
+        expect(item.locator(".pct")).to_have_text("100%")
+    failed = doc_item(page, bad.name)
+    expect(failed).to_have_attribute("data-status", "failed")
+    expect(failed.locator(".doc-error")).to_contain_text("is not a PDF or plain-text file")
+    expect(doc_item(page, good[0].name).get_by_role("link")).to_have_text("Read the text (4 pages)")
+
+    # search, then follow the hit to its page
+    page.get_by_label("Words to find").fill("population")
+    page.get_by_label("Words to find").press("Enter")
+    hit = page.locator("#hits li").first
+    expect(hit.get_by_role("link")).to_have_text(f"{good[1].name}, page 3")
+    expect(hit.locator("mark").first).to_have_text("Population", ignore_case=True)
+    hit.get_by_role("link").click()
+    expect(page.locator("#page-3 h3")).to_be_focused()
+    expect(page.locator("#page-3 pre")).to_contain_text("Population")
+
+    # a long document, then cut the stream by restarting the server (same port, same data dir)
+    long_pdf = corpus("GeoTopo-komprimiert")
+    page.get_by_label("Choose files").set_input_files(str(long_pdf))
+    long_item = doc_item(page, long_pdf.name)
+    expect(long_item).to_have_attribute("data-status", "processing", timeout=60_000)
+    server.stop()
+    expect(page.locator("#connection")).to_have_attribute("data-state", "down")
+    expect(page.locator("#connection")).to_contain_text("Connection lost")
+    server.start()
+    expect(page.locator("#connection")).to_have_attribute("data-state", "live", timeout=60_000)
+    expect(long_item).to_have_attribute("data-status", "indexed", timeout=180_000)
+    expect(long_item.get_by_role("progressbar")).to_have_attribute("aria-valuenow", "100")
+
+    # nothing shown twice, nothing skipped: the log's ids are consecutive up to the case's newest event
+    case_id = httpx.get(server.url + "/cases").json()[0]["id"]
+    last = httpx.get(f"{server.url}/cases/{case_id}").json()["last_event_id"]
+    expect(page.locator("#activity li").last).to_have_attribute("data-event-id", str(last))
+    ids = event_ids(page)
+    assert len(ids) >= 20 and len(ids) == len(set(ids)), "an event was shown twice"
+    assert ids == list(range(ids[0], ids[-1] + 1)), "an event was skipped"
+    assert page.locator("#documents li.doc").count() == 4
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "web-after-restart.png"), full_page=True)
+    # readable on a phone: nothing wider than the screen
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.evaluate("window.scrollTo(0, 0)")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.screenshot(path=str(ARTIFACTS / "web-phone.png"), full_page=False)
