@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -141,3 +142,20 @@ def test_large_file_goes_through_the_chunked_upload(server_factory: Callable[...
     docs = httpx.get(f"{server.url}/cases/{case['id']}/documents").json()
     big = next(d for d in docs if d["filename"] == pdf.name)
     assert big["sha256"] == hashlib.sha256(pdf.read_bytes()).hexdigest() and big["size_bytes"] == pdf.stat().st_size
+
+
+def test_zip_upload_is_unpacked_and_a_broken_zip_fails_the_batch(server: ServerProcess, tmp_path: Path) -> None:
+    bundle = tmp_path / "bundle.zip"
+    with zipfile.ZipFile(bundle, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.write(corpus("pdflatex-4-pages"), "a/four.pdf")
+        zf.write(corpus("minimal-document"), "one.pdf")
+        zf.writestr("notes.bin", bytes(range(256)) * 4)
+    result = lexintel("upload", str(bundle), "--case", "Zips", "--server", server.url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 of 2 indexed" in result.stdout and "four.pdf" in result.stdout and "1 skipped" in result.stdout
+
+    broken = tmp_path / "broken.zip"
+    broken.write_bytes(b"PK\x03\x04" + os.urandom(2000))
+    bad = lexintel("upload", str(broken), "--case", "Zips", "--server", server.url)
+    assert bad.returncode == 1, bad.stdout + bad.stderr
+    assert "batch failed:" in bad.stdout

@@ -91,7 +91,8 @@ class Upload:
     board: Board
     case_id: str
     followers: list[tuple[str, str]] = field(default_factory=list)  # (stream path, label)
-    doc_ids: list[str] = field(default_factory=list)
+    batch_errors: list[str] = field(default_factory=list)
+    batch_notes: list[str] = field(default_factory=list)
 
     async def send(self, group: list[Path]) -> None:
         """One multipart request with ``group``; records the documents and what stream to follow."""
@@ -128,7 +129,6 @@ class Upload:
                            stage="failed" if item["status"] == "failed" else "queued",
                            error=item.get("error_message"))
             self.board.add_document(doc)
-            self.doc_ids.append(doc.id)
         if body.get("batch_id"):
             self.followers.append((f"/batches/{body['batch_id']}/stream", "batch"))
         else:
@@ -149,12 +149,19 @@ class Upload:
                 tg.start_soon(self._follow_one, path, give_up_after)
 
     async def _follow_one(self, path: str, give_up_after: float) -> None:
-        await follow(self.client, path, self.on_event, give_up_after=give_up_after,
-                     on_state=self.board.note_connection)
+        last = await follow(self.client, path, self.on_event, give_up_after=give_up_after,
+                            on_state=self.board.note_connection)
+        if last is None or last.data.get("document_id"):
+            return
+        if last.name == "error":
+            error = last.data.get("error") or {}
+            self.batch_errors.append(error.get("detail") or last.data.get("message") or "the batch failed")
+        elif last.data.get("message"):
+            self.batch_notes.append(last.data["message"])  # e.g. "… 1 skipped": files a ZIP held but not used
 
     async def final_states(self) -> None:
         """Settle each document from the status endpoint (the authority, also for pages and error text)."""
-        for doc_id in self.doc_ids:
+        for doc_id in [d for d in self.board.docs if not d.startswith("refused:")]:
             body = check(await request(self.client, "GET", f"/documents/{doc_id}/status"))
             doc = self.board.docs[doc_id]
             doc.status, doc.stage, doc.message = body["status"], body["stage"], body["message"] or ""
@@ -185,7 +192,11 @@ async def run_upload(server: str, paths: Sequence[Path], case_name: str, *, max_
     failed = [d for d in docs if d.status != "indexed"]
     title = f"{case['name']}: {len(docs) - len(failed)} of {len(docs)} indexed"
     out.print(summary_table(docs, title))
-    return 1 if failed else 0
+    for note in job.batch_notes:
+        out.print(note, highlight=False, markup=False)
+    for problem in job.batch_errors:
+        out.print(f"[red]batch failed:[/] {problem}", highlight=False)
+    return 1 if failed or job.batch_errors else 0
 
 
 async def upload_large(job: Upload, path: Path, attempts: int = 5) -> None:
