@@ -135,3 +135,20 @@ def test_upload_progress_failure_search_and_recovery_after_restart(server: Serve
     page.evaluate("window.scrollTo(0, 0)")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.screenshot(path=str(ARTIFACTS / "web-phone.png"), full_page=False)
+
+
+def test_static_files_are_named_and_inline_free(client: Any) -> None:
+    page = client.get("/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    html = page.text
+    # a strict CSP only works if nothing is inline: every script has a src, no <style>, no style= or on*= attributes
+    assert "<script>" not in html and "<style" not in html and " style=" not in html
+    assert not any(f" on{event}=" in html for event in ("click", "load", "submit", "change", "error"))
+    js = client.get("/static/app.js")
+    assert js.status_code == 200 and js.headers["content-type"].startswith("text/javascript")
+    assert js.headers["content-security-policy"] == page.headers["content-security-policy"]
+    assert js.headers["x-content-type-options"] == "nosniff"
+    assert ".innerHTML" not in js.text  # the DOM is built from text, never from markup strings
+    assert client.get("/static/app.css").headers["content-type"].startswith("text/css")
+    for name in ("index.py", "..%2Fapi%2Fweb.py", "app.js.map"):
+        assert client.get(f"/static/{name}").status_code == 404

@@ -7,6 +7,7 @@
   const $ = (id) => document.getElementById(id);
   const enc = encodeURIComponent;
   const POLL_MS = 2000;
+  const POLL_BATCH = 25;
   const LOG_LIMIT = 400;
   const STAGE_WORDS = {
     queued: "Waiting", uploading: "Uploading", unpacking: "Unpacking", extracting: "Reading text",
@@ -243,7 +244,9 @@
 
   async function pollOnce() {
     const generation = state.generation;
-    const open = [...state.docs.values()].filter((d) => !isTerminal(d.data.status)).map((d) => d.data.id);
+    // At most POLL_BATCH status requests per tick, the oldest unfinished first: a big batch must not flood.
+    const open = [...state.docs.values()].filter((d) => !isTerminal(d.data.status)).map((d) => d.data.id)
+      .slice(0, POLL_BATCH);
     for (const id of open) {
       try {
         const status = await api(`/documents/${enc(id)}/status`);
