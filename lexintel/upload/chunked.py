@@ -286,8 +286,10 @@ class UploadSessions:
                               f"The upload of {row['filename']} expired after {self.settings.upload_ttl:g} s "
                               "without a chunk; its chunks were deleted.")
             log.info("upload session %s expired", row["id"])
+        entries = await anyio.to_thread.run_sync(os.listdir, self.root)
+        # Read the live sessions after listing: a session created meanwhile is not in the listing either.
         live = {r[0] for r in self.db.query("SELECT id FROM upload_sessions WHERE status IN ('open', 'assembling')")}
-        for entry in await anyio.to_thread.run_sync(os.listdir, self.root):
+        for entry in entries:
             if entry not in live:
                 await self._remove_dir(entry)
         return len(rows)
