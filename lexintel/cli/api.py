@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import httpx
@@ -23,9 +24,15 @@ class NotFoundError(CliError):
     """The server answered 404 (e.g. ``watch`` asked a document stream for a batch id)."""
 
 
-def make_client(server: str) -> httpx.AsyncClient:
-    """A client for ``server`` (no proxies from the environment: the server is named explicitly)."""
-    return httpx.AsyncClient(base_url=server.rstrip("/"), timeout=TIMEOUT, trust_env=False)
+def make_client(server: str, token: str | None = None) -> httpx.AsyncClient:
+    """A client for ``server`` (no proxies from the environment: the server is named explicitly).
+
+    ``token`` (an API token, ``$LEXINTEL_TOKEN`` by default) goes in ``Authorization: Bearer``, streams included:
+    httpx can send headers on SSE requests, so no token ever appears in a URL.
+    """
+    token = token if token is not None else os.environ.get("LEXINTEL_TOKEN") or None
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.AsyncClient(base_url=server.rstrip("/"), timeout=TIMEOUT, trust_env=False, headers=headers)
 
 
 def check(resp: httpx.Response, *, expected: tuple[int, ...] = (200,)) -> Any:
@@ -38,6 +45,8 @@ def check(resp: httpx.Response, *, expected: tuple[int, ...] = (200,)) -> Any:
         detail = None
     text = detail or resp.text.strip()[:200] or resp.reason_phrase
     what = f"{resp.request.method} {resp.request.url.path}"
+    if resp.status_code == 401:
+        text += " (set LEXINTEL_TOKEN to an API token: `lexintel user add NAME --token` prints one)"
     error = NotFoundError if resp.status_code == 404 else CliError
     raise error(f"{what} failed ({resp.status_code}): {text}")
 
