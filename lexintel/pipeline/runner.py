@@ -356,7 +356,8 @@ class Pipeline:
                 f"Extraction did not finish within {settings.document_timeout:g} s (the PDF may be malformed); "
                 "its worker process was stopped.",
             ) from None
-        except anyio.BrokenWorkerProcess:
+        # anyio raises ProcessLookupError instead of BrokenWorkerProcess when a worker dies during its start-up
+        except (anyio.BrokenWorkerProcess, ProcessLookupError):
             self.stats.worker_restarts += 1
             raise DocumentFailed(
                 "worker_crashed", "The extraction worker process crashed on this file; other documents are unaffected."
