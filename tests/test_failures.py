@@ -174,3 +174,27 @@ def test_delete_removes_document_text_passages_and_file(client: TestClient) -> N
     assert client.get(f"/progress/documents/{doc_id}/stream").status_code == 404
     assert client.get("/search", params={"q": "quitclaim", "case_id": case_id}).json()["hits"] == []
     assert not any(p.is_file() for p in files_dir.rglob("*"))
+
+
+def test_retrying_a_document_of_a_finished_batch_leaves_the_batch_stream_closed(make_client: Any) -> None:
+    client = make_client(document_timeout=0.3, extraction_workers=1)
+    case_id = new_case(client)
+    body = upload(client, case_id, ("slowish.pdf", slow_pdf(150_000)),
+                  ("ok.pdf", make_pdf([text_page("The lien was released.")])))
+    batch_id, (slow_id, _) = body["batch_id"], body["document_ids"]
+    assert batch_id
+    wait_for(lambda: client.get(f"/batches/{batch_id}").json()["status"] == "completed", what="batch done")
+    assert client.get(f"/batches/{batch_id}").json()["counts"]["failed"] == 1
+    terminal_id = client.get(f"/batches/{batch_id}/progress").json()["last_event_id"]
+    client.__exit__(None, None, None)
+
+    again = make_client(document_timeout=120, extraction_workers=1)
+    assert again.post(f"/documents/{slow_id}/retry").status_code == 202
+    assert wait_terminal(again, slow_id, timeout=120)["status"] == "indexed"
+    batch = again.get(f"/batches/{batch_id}").json()
+    assert batch["status"] == "completed" and batch["counts"]["indexed"] == 2  # counts follow the documents
+    # the batch stream still ends where it ended: its client has everything and is told so
+    resp = again.get(f"/batches/{batch_id}/stream", headers={"Last-Event-ID": str(terminal_id)})
+    assert resp.status_code == 204
+    events = again.app.state.services.events.after(f"batch:{batch_id}", 0, 10_000)
+    assert events[-1].id == terminal_id and events[-1].terminal

@@ -46,6 +46,16 @@ class Emitter:
         self._log = log
         self._broadcaster = broadcaster
         self.listeners: list[Listener] = []
+        self._closed_batches: dict[str, bool] = {}
+
+    def _batch_closed(self, batch_id: str) -> bool:
+        """True once a batch stream has its terminal event: a finished batch's stream is closed history, so a
+        later retry of one of its documents is told on the document and case streams only."""
+        closed = self._closed_batches.get(batch_id)
+        if closed is None:
+            latest = self._log.latest(stream_key("batch", batch_id))
+            closed = self._closed_batches[batch_id] = latest is not None and latest.terminal
+        return closed
 
     def emit(
         self,
@@ -93,9 +103,11 @@ class Emitter:
         targets: list[tuple[str, int, str]] = []  # (stream, run, event name)
         if document_id:
             targets.append((subject, run, terminal_name if terminal else "progress"))
-        if batch_id:
+        if batch_id and not (document_id and self._batch_closed(batch_id)):
             batch_terminal = terminal and document_id is None
             targets.append((stream_key("batch", batch_id), 0, terminal_name if batch_terminal else "progress"))
+            if batch_terminal:
+                self._closed_batches[batch_id] = True
         targets.append((stream_key("case", case_id), 0, "progress"))
 
         ids: dict[str, int] = {}
