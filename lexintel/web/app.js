@@ -26,6 +26,7 @@
     reopenTimer: null,
     reopenDelay: 1000,
     readerDoc: null,
+    csrf: null,          // X-CSRF-Token of a cookie session (auth on); EventSource sends the cookie itself
   };
 
   class ApiError extends Error {
@@ -34,14 +35,17 @@
 
   async function api(path, options = {}) {
     let resp;
+    const headers = { Accept: "application/json", ...(options.headers || {}) };
+    if (state.csrf && options.method && options.method !== "GET") headers["X-CSRF-Token"] = state.csrf;
     try {
-      resp = await fetch(path, { headers: { Accept: "application/json" }, ...options });
+      resp = await fetch(path, { ...options, headers });
     } catch {
       throw new ApiError("The server cannot be reached. Check your connection and try again.", 0);
     }
     if (resp.status === 204) return null;
     let body = null;
     try { body = await resp.json(); } catch { body = null; }
+    if (resp.status === 401 && !path.startsWith("/auth/")) showLogin("Your session has ended: log in again.");
     if (!resp.ok) {
       const detail = body && typeof body.detail === "string" ? body.detail : `The server answered ${resp.status}.`;
       throw new ApiError(detail, resp.status);
@@ -85,6 +89,62 @@
   function formatTime(iso) {
     const date = iso ? new Date(iso) : new Date();
     return Number.isNaN(date.getTime()) ? "" : date.toLocaleTimeString();
+  }
+
+  // ---------------------------------------------------------------- login (when the server has auth on)
+  function showLogin(text = "") {
+    closeStream();
+    stopPolling();
+    state.caseId = null;
+    $("login").hidden = false;
+    $("case-panel").hidden = true;
+    $("workspace").hidden = true;
+    $("who").hidden = true;
+    setConnection("idle", "Not logged in");
+    say("login-message", text, text ? "error" : "");
+    $("login-user").focus();
+  }
+
+  function showApp(me) {
+    state.csrf = me ? me.csrf_token : null;
+    $("login").hidden = true;
+    $("case-panel").hidden = false;
+    const named = me && me.auth === "on";
+    $("who").hidden = !named;
+    $("who-name").textContent = named ? me.user.username || me.user.name || "" : "";
+  }
+
+  async function checkLogin() {
+    try {
+      showApp(await api("/auth/me"));
+      return true;
+    } catch (err) {
+      if (err.status === 401) { showLogin(); return false; }
+      showApp(null);  // a server without accounts (no /auth/me): carry on
+      return true;
+    }
+  }
+
+  async function login(username, password) {
+    try {
+      const body = await api("/auth/login", {
+        method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ username, password }),
+      });
+      $("login-password").value = "";
+      showApp({ ...body, auth: "on" });
+      say("login-message", "");
+      await loadCases(readHash().get("case"));
+      await route();
+    } catch (err) {
+      say("login-message", err.message, "error");
+    }
+  }
+
+  async function logout() {
+    try { await api("/auth/logout", { method: "POST" }); } catch { /* the session is gone either way */ }
+    state.csrf = null;
+    history.replaceState(null, "", location.pathname);
+    showLogin("You are logged out.");
   }
 
   // ---------------------------------------------------------------- routing (#case=…&doc=…&page=…)
@@ -421,6 +481,7 @@
     const xhr = new XMLHttpRequest();
     xhr.open("POST", `/cases/${enc(caseId)}/documents`);
     xhr.setRequestHeader("Accept", "application/json");
+    if (state.csrf) xhr.setRequestHeader("X-CSRF-Token", state.csrf);
     xhr.upload.addEventListener("progress", (e) => {
       if (e.lengthComputable) say("upload-message", `Uploading ${label}… ${Math.round((100 * e.loaded) / e.total)}%`);
     });
@@ -545,11 +606,20 @@
       history.replaceState(null, "", hashFor({ case: state.caseId }));
       $("search-input").focus();
     });
+    $("login-form").addEventListener("submit", (e) => {
+      e.preventDefault();
+      login($("login-user").value.trim(), $("login-password").value);
+    });
+    $("logout").addEventListener("click", logout);
     window.addEventListener("hashchange", () => { route(); });
   }
 
-  wire();
-  const initial = readHash().get("case");
-  loadCases(initial);
-  route();
+  async function start() {
+    wire();
+    if (!(await checkLogin())) return;
+    await loadCases(readHash().get("case"));
+    await route();
+  }
+
+  start();
 })();
