@@ -28,10 +28,11 @@ def _looks_binary(data: bytes) -> bool:
 
 def sniff(head: bytes) -> Kind | None:
     """The type of a file from its first bytes, or None when it is none we accept."""
-    if b"%PDF-" in head[:1024]:
-        return "pdf"
+    # ZIP first: an archive that stores (does not compress) a PDF has "%PDF-" within its first KiB too.
     if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
         return "zip"
+    if b"%PDF-" in head[:1024]:  # the PDF spec allows junk before the header, within the first 1024 bytes
+        return "pdf"
     if head.startswith(_BOMS_UTF16):
         return "text"
     if _looks_binary(head):
