@@ -24,7 +24,7 @@ from lexintel.api.streams import stream_handlers
 from lexintel.api.system import system_handlers
 from lexintel.api.uploads import upload_handlers
 from lexintel.api.web import web_handlers
-from lexintel.errors import AppError, app_error_handler, storage_error_handler
+from lexintel.errors import AppError, app_error_handler, is_disk_full, storage_error_handler
 from lexintel.observability.middleware import RequestLogMiddleware
 from lexintel.observability.shutdown import begin_shutdown
 from lexintel.observability.wiring import instrument
@@ -80,5 +80,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
 async def log_unexpected(exc: BaseException, scope: Any) -> None:
     """Log handler exceptions that are bugs (not client errors) with their traceback."""
-    if not isinstance(exc, AppError | HTTPException):
+    if not isinstance(exc, AppError | HTTPException) and not is_disk_full(exc):  # disk full: one clear line
         log.error("unhandled error on %s %s", scope.get("method"), scope.get("path"), exc_info=exc)
