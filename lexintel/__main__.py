@@ -60,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--workers", type=int, dest="extraction_workers", help="extraction worker processes")
     s.add_argument("--redis-url")
     add_client_commands(sub)
+    from lexintel.auth.cli import add_user_commands
+
+    add_user_commands(sub)  # `lexintel user add NAME [--role admin|member] [--token]` (issue 6)
     return parser
 
 
@@ -117,6 +120,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"lexintel: invalid configuration: {exc}", file=sys.stderr)
         return 2
+    if args.command == "user":
+        from lexintel.auth.cli import run_user_command
+
+        return run_user_command(args, settings)
     if args.command in (None, "serve"):
         overrides = {k: getattr(args, k, None) for k in ("host", "port", "data_dir", "extraction_workers",
                                                           "redis_url")}

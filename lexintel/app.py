@@ -16,6 +16,7 @@ from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 
 from lexintel import __version__
+from lexintel.api.auth import auth_handlers
 from lexintel.api.batches import batch_handlers
 from lexintel.api.cases import CaseController
 from lexintel.api.documents import document_handlers
@@ -24,6 +25,8 @@ from lexintel.api.streams import stream_handlers
 from lexintel.api.system import system_handlers
 from lexintel.api.uploads import upload_handlers
 from lexintel.api.web import web_handlers
+from lexintel.auth.guard import auth_guard, provide_caller
+from lexintel.auth.service import start_auth
 from lexintel.errors import AppError, app_error_handler, is_disk_full, storage_error_handler
 from lexintel.observability.middleware import RequestLogMiddleware
 from lexintel.observability.shutdown import begin_shutdown
@@ -45,6 +48,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         services = Services.build(settings)
         instrument(services)
         app.state.services = services
+        app.state.auth = start_auth(settings, services.db)  # logs the auth mode (issue 6)
         log.info("LexIntel %s: data in %s, %d extraction workers", __version__, settings.data_dir.resolve(),
                  settings.extraction_workers)
         try:
@@ -65,8 +69,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     app = Litestar(
         route_handlers=[CaseController, *document_handlers, search, *stream_handlers, *system_handlers,
-                        *web_handlers, *batch_handlers, *upload_handlers],
-        dependencies={"svc": Provide(provide_services, sync_to_thread=False)},
+                        *web_handlers, *batch_handlers, *upload_handlers, *auth_handlers],
+        dependencies={"svc": Provide(provide_services, sync_to_thread=False),
+                      "caller": Provide(provide_caller, sync_to_thread=False)},
+        guards=[auth_guard],  # authenticate every non-public route; 404 for cases the caller can't read
         exception_handlers={AppError: app_error_handler, OSError: storage_error_handler,
                             sqlite3.OperationalError: storage_error_handler},
         after_exception=[log_unexpected],

@@ -72,7 +72,7 @@ class Settings:
     upload_sweep_interval: float = 60.0
     # Optional services.
     redis_url: str | None = None
-    auth: str = "off"
+    auth: str = "on"  # "off": one implicit local admin, for a single-user laptop (logged as a warning)
     instance_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     log_json: bool = False
     log_level: str = "INFO"

@@ -21,9 +21,9 @@ T = TypeVar("T")
 
 
 class LiveServer:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, auth: str = "off") -> None:
         self.port = free_port()
-        self.app: Litestar = create_app(settings.with_overrides(port=self.port))
+        self.app: Litestar = create_app(settings.with_overrides(port=self.port, auth=auth))
         config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, lifespan="on", log_level="warning",
                                 timeout_graceful_shutdown=3)
         self.server = uvicorn.Server(config)

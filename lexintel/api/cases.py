@@ -8,6 +8,8 @@ import msgspec
 from litestar import Controller, get, post
 from litestar.params import JSONBody
 
+from lexintel.auth.access import owner_of_new_case, readable_cases
+from lexintel.auth.users import User
 from lexintel.errors import BadRequest
 from lexintel.events.schema import stream_key
 from lexintel.services import Services, Svc
@@ -28,17 +30,17 @@ class CaseController(Controller):
     tags = ["cases"]
 
     @post("/")
-    async def create_case(self, data: JSONBody[NewCase], svc: Svc) -> dict[str, Any]:
-        """Create a case."""
+    async def create_case(self, data: JSONBody[NewCase], svc: Svc, caller: User) -> dict[str, Any]:
+        """Create a case owned by the caller."""
         name = data.name.strip()
         if not name or len(name) > 200:
             raise BadRequest("invalid_name", "A case needs a name of 1-200 characters.")
-        return case_json(svc.records.create_case(name, data.description.strip()[:2000]))
+        return case_json(svc.records.create_case(name, data.description.strip()[:2000], owner_of_new_case(caller)))
 
     @get("/")
-    async def list_cases(self, svc: Svc) -> list[dict[str, Any]]:
-        """All cases, newest first."""
-        return [case_json(row) for row in svc.records.cases()]
+    async def list_cases(self, svc: Svc, caller: User) -> list[dict[str, Any]]:
+        """The cases the caller may read, newest first."""
+        return [case_json(row) for row in readable_cases(svc.db, caller)]
 
     @get("/{case_id:str}")
     async def show_case(self, case_id: str, svc: Svc) -> dict[str, Any]:

@@ -8,6 +8,8 @@ from typing import Any
 from litestar import Request, delete, get, post
 from litestar.status_codes import HTTP_202_ACCEPTED
 
+from lexintel.auth.access import require_case
+from lexintel.auth.users import User
 from lexintel.errors import BadRequest, Conflict, ServiceUnavailable
 from lexintel.events.schema import stream_key
 from lexintel.services import Services, Svc
@@ -57,14 +59,14 @@ async def upload_to_case(case_id: str, request: Request[Any, Any, Any], svc: Svc
 
 
 @post("/documents/upload", status_code=HTTP_202_ACCEPTED, request_max_body_size=None, tags=["documents"])
-async def upload_compat(request: Request[Any, Any, Any], svc: Svc) -> dict[str, Any]:
+async def upload_compat(request: Request[Any, Any, Any], svc: Svc, caller: User) -> dict[str, Any]:
     """Compatibility alias of the original design: the case comes in the form field ``case_id``."""
     received = await _receive(svc, request)
     case_id = received.fields.get("case_id", "").strip()
     try:
         if not case_id:
             raise BadRequest("missing_case_id", "Add the form field 'case_id' naming the case to upload into.")
-        svc.records.case(case_id)
+        require_case(svc.db, caller, case_id)  # missing or not the caller's: the same 404
     except Exception:
         await received.discard()
         raise

@@ -10,6 +10,8 @@ from typing import Any
 from litestar import get
 from litestar.params import Parameter
 
+from lexintel.auth.access import readable_filter, require_case
+from lexintel.auth.users import User
 from lexintel.errors import BadRequest
 from lexintel.services import Services, Svc
 
@@ -35,6 +37,7 @@ def fts_query(q: str) -> str:
 @get("/search", tags=["search"])
 async def search(
     svc: Svc,
+    caller: User,
     q: str = Parameter(description="Words to find; quote a phrase"),
     case_id: str | None = Parameter(default=None, description="Limit to one case"),
     limit: int = Parameter(default=20, ge=1, le=100),
@@ -42,14 +45,17 @@ async def search(
     """Hits ranked by bm25 (``score`` is -bm25: higher is better), each with document, page and snippet."""
     match = fts_query(q)
     if case_id is not None:
-        svc.records.case(case_id)
+        require_case(svc.db, caller, case_id)  # a case the caller can't read is 404, like a missing one
+    readable, readable_params = readable_filter(caller, "c.case_id")
     sql = (
         "SELECT c.document_id, d.filename, c.page, c.case_id,"
         f" snippet(chunks_fts, 0, '{_OPEN}', '{_CLOSE}', '…', 24) AS snip, bm25(chunks_fts) AS rank"
         " FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid JOIN documents d ON d.id = c.document_id"
-        " WHERE chunks_fts MATCH ?" + (" AND c.case_id = ?" if case_id else "") + " ORDER BY rank LIMIT ?"
+        " WHERE chunks_fts MATCH ?" + (" AND c.case_id = ?" if case_id else "")
+        + f" AND {readable} ORDER BY rank LIMIT ?"
     )
-    params: tuple[Any, ...] = (match, case_id, limit) if case_id else (match, limit)
+    params: tuple[Any, ...] = (match, case_id) if case_id else (match,)
+    params += (*readable_params, limit)
 
     def run(conn: sqlite3.Connection) -> list[sqlite3.Row]:
         return conn.execute(sql, params).fetchall()

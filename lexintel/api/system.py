@@ -13,7 +13,7 @@ from lexintel.services import Services, Svc
 __all__ = ["system_handlers"]
 
 
-@get("/health", tags=["system"])
+@get("/health", tags=["system"], opt={"public": True})
 async def health() -> dict[str, str]:
     """The process is up and its event loop answers (liveness: restart the process if this fails)."""
     return {"status": "ok"}
@@ -30,7 +30,7 @@ def _mirror_report(svc: Services) -> dict[str, Any]:
     return {"state": str(getattr(mirror, "state", "unknown"))}
 
 
-@get("/ready", tags=["system"])
+@get("/ready", tags=["system"], opt={"public": True})
 async def ready(svc: Svc) -> Response[dict[str, Any]]:
     """Ready to take work: database writable, pipeline running, accepting uploads (503 otherwise).
 
@@ -50,7 +50,7 @@ async def ready(svc: Svc) -> Response[dict[str, Any]]:
     return Response(body, status_code=200 if ok else 503)
 
 
-@get("/metrics", tags=["system"], media_type=CONTENT_TYPE)
+@get("/metrics", tags=["system"], media_type=CONTENT_TYPE, opt={"public": True})
 async def metrics(svc: Svc) -> Response[bytes]:
     """Prometheus text exposition (documents by status, stage durations, events, streams, Redis, workers)."""
     return Response(svc.metrics.render(), media_type=CONTENT_TYPE)

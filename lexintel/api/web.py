@@ -40,13 +40,13 @@ def _read(name: str) -> bytes:
     return resources.files("lexintel").joinpath("web", name).read_bytes()
 
 
-@get("/", include_in_schema=False)
+@get("/", include_in_schema=False, opt={"public": True})
 async def index() -> Response[bytes]:
     """The single page."""
     return Response(_read("index.html"), media_type="text/html", headers=SECURITY_HEADERS)
 
 
-@get("/static/{name:str}", include_in_schema=False)
+@get("/static/{name:str}", include_in_schema=False, opt={"public": True})
 async def static_file(name: str) -> Response[bytes]:
     """One of the page's static files, by exact name."""
     media_type = STATIC.get(name)

@@ -127,4 +127,39 @@ CREATE TABLE IF NOT EXISTS events (
     data     TEXT NOT NULL,
     PRIMARY KEY (stream, id)
 ) WITHOUT ROWID;
+
+-- Accounts and access (issue 6): users, hashed API tokens, server-side login sessions, case shares.
+CREATE TABLE IF NOT EXISTS users (
+    id            TEXT PRIMARY KEY,
+    name          TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    role          TEXT NOT NULL CHECK (role IN ('admin', 'member')),
+    password_hash TEXT NOT NULL,
+    created_at    TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS api_tokens (
+    id           TEXT PRIMARY KEY,
+    user_id      TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    name         TEXT NOT NULL DEFAULT '',
+    token_hash   TEXT NOT NULL UNIQUE,     -- sha256 of the secret; the secret itself is shown once
+    created_at   TEXT NOT NULL,
+    expires_at   REAL NOT NULL,            -- unix time
+    last_used_at REAL
+);
+CREATE INDEX IF NOT EXISTS api_tokens_user ON api_tokens(user_id);
+CREATE TABLE IF NOT EXISTS sessions (
+    id_hash    TEXT PRIMARY KEY,           -- sha256 of the cookie value
+    user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    csrf_token TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sessions_expiry ON sessions(expires_at);
+CREATE TABLE IF NOT EXISTS case_shares (
+    case_id    TEXT NOT NULL REFERENCES cases(id) ON DELETE CASCADE,
+    user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (case_id, user_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS case_shares_user ON case_shares(user_id);
+CREATE INDEX IF NOT EXISTS cases_owner ON cases(owner_id);
 """

@@ -1,0 +1,190 @@
+"""Accounts: login/logout, who am I, API tokens, stream tokens for EventSource, sharing a case.
+
+    POST   /auth/login          {"username", "password"} -> session cookie + {"user", "csrf_token", ...}
+    POST   /auth/logout         ends the cookie session -> 204
+    GET    /auth/me             the caller, the auth mode and (cookie sessions) the CSRF token
+    GET    /auth/tokens         the caller's API tokens (no secrets)
+    POST   /auth/tokens         {"name"?, "expires_in_days"?} -> 201 {"id", "token", "expires_at"} (shown once)
+    DELETE /auth/tokens/{id}    revoke -> 204
+    POST   /streams/token       {"path": "/cases/<id>/stream"} -> {"token", "expires_at", "url"}
+    POST   /cases/{case_id}/shares  {"user": "<name>"} -> 201 (case owner or admin)
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import msgspec
+from litestar import Request, Response, delete, get, post
+from litestar.params import JSONBody
+from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
+
+from lexintel.auth.access import can_read_case, not_found, subject_case
+from lexintel.auth.errors import Forbidden, Unauthorized
+from lexintel.auth.service import Auth, auth_of
+from lexintel.auth.sessions import COOKIE_NAME, session_cookie
+from lexintel.auth.users import User
+from lexintel.clock import utc_now_iso
+from lexintel.errors import BadRequest, NotFound
+from lexintel.services import Svc
+
+__all__ = ["auth_handlers"]
+
+DAY = 86400.0
+_STREAM_PATHS = (
+    (re.compile(r"^/progress/documents/([^/?#]+)/stream$"), "document_id", "/progress/documents/{}/stream"),
+    (re.compile(r"^/batches/([^/?#]+)/stream$"), "batch_id", "/batches/{}/stream"),
+    (re.compile(r"^/cases/([^/?#]+)/stream$"), "case_id", "/cases/{}/stream"),
+)
+
+
+class Login(msgspec.Struct):
+    """Body of ``POST /auth/login``."""
+
+    username: str
+    password: str
+
+
+class NewToken(msgspec.Struct):
+    """Body of ``POST /auth/tokens``."""
+
+    name: str = ""
+    expires_in_days: int = 90
+
+
+class StreamTokenRequest(msgspec.Struct):
+    """Body of ``POST /streams/token``: the stream path the token will open."""
+
+    path: str
+
+
+class NewShare(msgspec.Struct):
+    """Body of ``POST /cases/{case_id}/shares``: the user name to share with."""
+
+    user: str
+
+
+def _secure(request: Request[Any, Any, Any]) -> bool:
+    """Mark the cookie Secure when the page was reached over https (directly or through a proxy)."""
+    forwarded = request.headers.get("x-forwarded-proto", "")
+    return request.url.scheme == "https" or forwarded.split(",")[0].strip().lower() == "https"
+
+
+def _auth(request: Request[Any, Any, Any]) -> Auth:
+    return auth_of(request.app)
+
+
+def _require_auth_on(auth: Auth) -> None:
+    if not auth.enabled:
+        raise BadRequest("auth_off", "Authentication is off (LEXINTEL_AUTH=off): no login or API token is needed.")
+
+
+@post("/auth/login", status_code=200, opt={"public": True}, tags=["auth"])
+async def login(data: JSONBody[Login], request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+    """Check a user name and password; set the HttpOnly session cookie; return the CSRF token for writes."""
+    auth = _auth(request)
+    _require_auth_on(auth)
+    address = request.client.host if request.client else "?"
+    name = data.username.strip()[:64]
+    wait = auth.limiter.retry_after(name, address)
+    if wait:
+        body = {"status_code": 429, "code": "too_many_attempts",
+                "detail": f"Too many failed logins; try again in {wait} s."}
+        return Response(body, status_code=429, headers={"Retry-After": str(wait)})
+    user = await auth.users.authenticate(name, data.password[:1024])
+    if user is None:
+        auth.limiter.failed(name, address)
+        raise Unauthorized("invalid_credentials", "Wrong user name or password.")
+    auth.limiter.succeeded(name, address)
+    secret, session = auth.sessions.create(user)
+    body = {"user": user.public(), "csrf_token": session.csrf_token, "expires_at": session.expires_at}
+    return Response(body, cookies=[session_cookie(secret, secure=_secure(request))])
+
+
+@post("/auth/logout", status_code=HTTP_204_NO_CONTENT, tags=["auth"])
+async def logout(request: Request[Any, Any, Any]) -> Response[None]:
+    """End the cookie session (a Bearer token stays valid: revoke it with DELETE /auth/tokens/{id})."""
+    secret = request.cookies.get(COOKIE_NAME)
+    if secret:
+        _auth(request).sessions.end(secret)
+    return Response(None, status_code=HTTP_204_NO_CONTENT,
+                    cookies=[session_cookie("", secure=_secure(request), max_age=0)])
+
+
+@get("/auth/me", tags=["auth"])
+async def me(request: Request[Any, Any, Any], caller: User) -> dict[str, Any]:
+    """The caller, the auth mode, and the CSRF token of a cookie session (send it as X-CSRF-Token)."""
+    auth = _auth(request)
+    body: dict[str, Any] = {"user": caller.public(), "auth": "on" if auth.enabled else "off", "csrf_token": None}
+    secret = request.cookies.get(COOKIE_NAME)
+    session = auth.sessions.get(secret) if secret and auth.enabled else None
+    if session is not None and session.user.id == caller.id:
+        body["csrf_token"] = session.csrf_token
+    return body
+
+
+@get("/auth/tokens", tags=["auth"])
+async def list_tokens(request: Request[Any, Any, Any], caller: User) -> list[dict[str, Any]]:
+    """The caller's API tokens (names, dates; never the secrets)."""
+    auth = _auth(request)
+    return auth.api_tokens.list(caller) if auth.enabled else []
+
+
+@post("/auth/tokens", status_code=HTTP_201_CREATED, tags=["auth"])
+async def create_token(data: JSONBody[NewToken], request: Request[Any, Any, Any], caller: User) -> dict[str, Any]:
+    """A new API token for the caller; ``token`` is shown only in this answer."""
+    auth = _auth(request)
+    _require_auth_on(auth)
+    if not 1 <= data.expires_in_days <= 365:
+        raise BadRequest("invalid_expiry", "expires_in_days must be 1-365.")
+    return auth.api_tokens.create(caller, data.name.strip()[:100], data.expires_in_days * DAY)
+
+
+@delete("/auth/tokens/{token_id:str}", tags=["auth"])
+async def revoke_token(token_id: str, request: Request[Any, Any, Any], caller: User) -> None:
+    """Revoke one of the caller's tokens (admins: anyone's)."""
+    if not _auth(request).api_tokens.revoke(caller, token_id):
+        raise NotFound("token_not_found", f"No token with id {token_id!r}.")
+
+
+@post("/streams/token", status_code=200, tags=["streams"])
+async def stream_token(
+    data: JSONBody[StreamTokenRequest], request: Request[Any, Any, Any], caller: User, svc: Svc
+) -> dict[str, Any]:
+    """A short-lived token for one stream: open ``url`` (the path plus ``?token=``) with EventSource."""
+    path = data.path.split("?", 1)[0]
+    for pattern, param, template in _STREAM_PATHS:
+        match = pattern.match(path)
+        if match is None:
+            continue
+        ident = match.group(1)
+        case_id = subject_case(svc.db, param, ident)
+        if case_id is None or not can_read_case(svc.db, caller, case_id):
+            raise not_found(param, ident)  # foreign looks missing
+        canonical = template.format(ident)
+        token, expires_at = _auth(request).stream_tokens.issue(caller, canonical)
+        return {"token": token, "expires_at": expires_at, "path": canonical, "url": f"{canonical}?token={token}"}
+    raise BadRequest("bad_stream_path", "path must be /cases/{id}/stream, /batches/{id}/stream or "
+                     "/progress/documents/{id}/stream.")
+
+
+@post("/cases/{case_id:str}/shares", status_code=HTTP_201_CREATED, tags=["cases"])
+async def share_case(case_id: str, data: JSONBody[NewShare], request: Request[Any, Any, Any], caller: User,
+                     svc: Svc) -> dict[str, Any]:
+    """Let another user read and work in this case (the case's owner or an admin may share)."""
+    auth = _auth(request)
+    _require_auth_on(auth)
+    case = svc.records.case(case_id)
+    if not caller.is_admin and case["owner_id"] != caller.id:
+        raise Forbidden("not_owner", "Only the case's owner or an admin can share it.")
+    target = auth.users.by_name(data.user.strip())
+    if target is None:
+        raise NotFound("user_not_found", f"No user named {data.user.strip()[:64]!r}.")
+    with svc.db.transaction() as conn:
+        conn.execute("INSERT OR IGNORE INTO case_shares (case_id, user_id, created_at) VALUES (?, ?, ?)",
+                     (case_id, target.id, utc_now_iso()))
+    return {"case_id": case_id, "user": target.public()}
+
+
+auth_handlers = [login, logout, me, list_tokens, create_token, revoke_token, stream_token, share_case]
