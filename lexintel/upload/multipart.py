@@ -27,9 +27,10 @@ _UNSAFE = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def sanitize_filename(raw: str | None) -> str:
-    """A display name: last path component, no control or bidi-override characters, at most 255 chars."""
+    """A display name: last path component, no control, format (bidi overrides, zero-width) or line/paragraph
+    separator characters, at most 255 chars."""
     name = (raw or "").replace("\\", "/").rsplit("/", 1)[-1]
-    name = "".join(ch for ch in name if unicodedata.category(ch) not in {"Cc", "Cf"})
+    name = "".join(ch for ch in name if unicodedata.category(ch) not in {"Cc", "Cf", "Zl", "Zp"})
     name = _UNSAFE.sub("", name).strip().lstrip(".") or "unnamed"
     return name[:255]
 
