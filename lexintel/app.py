@@ -53,6 +53,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
                  settings.extraction_workers)
         try:
             async with anyio.create_task_group() as tg:
+                if services.mirror is not None:  # optional Redis mirror: never blocks start, reconnects itself
+                    await tg.start(services.mirror.run)
                 await tg.start(services.pipeline.run)
                 await tg.start(services.batches.run)  # batch recovery + ZIP unpacking jobs
                 await tg.start(services.uploads.run)  # chunked upload sessions: expiry sweep

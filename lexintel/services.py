@@ -12,6 +12,7 @@ from lexintel.batches import BatchTracker
 from lexintel.events.broadcaster import Broadcaster
 from lexintel.events.emitter import Emitter
 from lexintel.events.log import EventLog
+from lexintel.events.redis_mirror import RedisMirror
 from lexintel.observability.metrics import Metrics
 from lexintel.pipeline.runner import Pipeline
 from lexintel.settings import Settings
@@ -39,9 +40,10 @@ class Services:
     intake: Intake
     started_at: float = field(default_factory=time.time)
     accepting_uploads: bool = True
-    metrics: Metrics = field(default_factory=Metrics)  # per instance: its own Prometheus registry
     batches: BatchTracker = field(init=False)  # multi-file/ZIP/chunked batches and their progress (issue 4)
     uploads: UploadSessions = field(init=False)  # resumable chunked uploads (issue 4)
+    mirror: RedisMirror | None = None  # the optional Redis mirror (LEXINTEL_REDIS_URL); None when disabled
+    metrics: Metrics = field(default_factory=Metrics)  # per instance: its own Prometheus registry
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -60,6 +62,10 @@ class Services:
         services.batches.intake, intake.batches = intake, services.batches
         emitter.listeners.append(services.batches.on_event)
         services.uploads = UploadSessions(settings, db, files, services.batches)
+        if settings.redis_url:
+            services.mirror = RedisMirror(settings.redis_url, settings.instance_id, emitter, events, broadcaster)
+            # first: a listener may emit (batch progress), and the mirror must queue events in id order
+            emitter.listeners.insert(0, services.mirror.offer)
         return services
 
 

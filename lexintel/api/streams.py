@@ -5,13 +5,14 @@ Resume point: the ``Last-Event-ID`` header (what EventSource sends on reconnect)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from litestar import Request, get
 from litestar.params import Parameter
 from litestar.response.base import ASGIResponse
 
-from lexintel.errors import BadRequest
+from lexintel.errors import BadRequest, NotFound
 from lexintel.events.schema import StreamKind, stream_key
 from lexintel.events.sse import SSEResponse, SSESession, replay_is_finished
 from lexintel.services import Services, Svc
@@ -30,6 +31,15 @@ def _cursor(request: Request[Any, Any, Any], query_value: str | None) -> int | N
     if value < 0:
         raise BadRequest("bad_last_event_id", "Last-Event-ID cannot be negative.")
     return value
+
+
+async def require_subject(svc: Svc, kind: StreamKind, ident: str, lookup: Callable[[str], object]) -> None:
+    """404 unless this instance has the row, or (Redis mirror) another instance's events for it."""
+    try:
+        lookup(ident)
+    except NotFound:
+        if svc.mirror is None or not await svc.mirror.adopt(stream_key(kind, ident)):
+            raise
 
 
 def open_stream(svc: Svc, kind: StreamKind, ident: str, cursor: int | None) -> ASGIResponse:
@@ -52,7 +62,7 @@ async def document_stream(
     document_id: str, request: Request[Any, Any, Any], svc: Svc, last_event_id: str | None = _LAST
 ) -> ASGIResponse:
     """Live progress of one document; closes after its terminal event."""
-    svc.records.document(document_id)
+    await require_subject(svc, "document", document_id, svc.records.document)
     return open_stream(svc, "document", document_id, _cursor(request, last_event_id))
 
 
@@ -61,7 +71,7 @@ async def batch_stream(
     batch_id: str, request: Request[Any, Any, Any], svc: Svc, last_event_id: str | None = _LAST
 ) -> ASGIResponse:
     """Live progress of a batch and its documents; closes after the batch's terminal event."""
-    svc.records.batch(batch_id)
+    await require_subject(svc, "batch", batch_id, svc.records.batch)
     return open_stream(svc, "batch", batch_id, _cursor(request, last_event_id))
 
 
@@ -70,7 +80,7 @@ async def case_stream(
     case_id: str, request: Request[Any, Any, Any], svc: Svc, last_event_id: str | None = _LAST
 ) -> ASGIResponse:
     """Every document and batch event of a case on one connection; stays open."""
-    svc.records.case(case_id)
+    await require_subject(svc, "case", case_id, svc.records.case)
     return open_stream(svc, "case", case_id, _cursor(request, last_event_id))
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +21,7 @@ from lexintel.events.log import EventLog
 from lexintel.events.schema import Frame, encode_frame, encode_json, stream_key
 from lexintel.store.db import Database
 
-__all__ = ["EmittedEvent", "Emitter"]
+__all__ = ["EmittedEvent", "Emitter", "IngestedEvent"]
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,22 @@ class EmittedEvent:
 
 
 Listener = Callable[[EmittedEvent], None]
+
+
+@dataclass(frozen=True, slots=True)
+class IngestedEvent:
+    """An event that happened elsewhere (another instance, an outside worker), for :meth:`Emitter.ingest`.
+
+    ``id`` is the origin's per-stream id (kept, so Last-Event-ID means the same event on every instance), or
+    None to take this stream's next local id. ``body`` is the ProgressEvent without ``id``.
+    """
+
+    stream: str
+    id: int | None
+    run: int
+    name: str
+    subject: str
+    body: dict[str, Any]
 
 
 class Emitter:
@@ -133,3 +149,37 @@ class Emitter:
             except Exception:  # a listener must never break the pipeline
                 log.exception("event listener failed")
         return emitted
+
+    def ingest(self, events: Sequence[IngestedEvent], *, broadcast: bool = True) -> list[IngestedEvent]:
+        """Append foreign events to the log in one transaction, then broadcast them; listeners are NOT called.
+
+        Used by the Redis mirror: an event received from Redis must reach local subscribers and the local log
+        (so replay and resume work here) but must not be published back to Redis. An event whose (stream, id)
+        is already logged is skipped (pub/sub and Redis-log backfill may both deliver it). Returns the events
+        appended, with their ids.
+        """
+        appended: list[IngestedEvent] = []
+        frames: list[tuple[str, Frame]] = []
+        last: dict[str, int] = {}
+        with self._db.transaction() as conn:
+            for event in events:
+                known = last.get(event.stream)
+                if known is None:
+                    known = self._log.last_id(event.stream)
+                event_id = event.id if event.id is not None else known + 1
+                data_json = encode_json({"id": event_id, **event.body})
+                cursor = conn.execute(
+                    "INSERT OR IGNORE INTO events (stream, id, run, name, data) VALUES (?, ?, ?, ?, ?)",
+                    (event.stream, event_id, event.run, event.name, data_json),
+                )
+                last[event.stream] = max(known, event_id)
+                if cursor.rowcount:
+                    appended.append(IngestedEvent(event.stream, event_id, event.run, event.name, event.subject,
+                                                  event.body))
+                    frames.append((event.stream, Frame(event_id, event.name, event.subject,
+                                                       encode_frame(event_id, event.name, data_json))))
+        self._log.commit_ids(last)
+        if broadcast:
+            for stream, frame in frames:
+                self._broadcaster.publish(stream, frame)
+        return appended
