@@ -82,10 +82,12 @@ class InsufficientStorage(AppError):
 
 
 def is_disk_full(exc: BaseException) -> bool:
-    """True for "no space" errors: ENOSPC/EFBIG (a size limit)/EDQUOT, or SQLite's "database or disk is full"."""
+    """True for "no space" errors: ENOSPC/EFBIG (a size limit)/EDQUOT, SQLite's "database or disk is full", and
+    SQLite's "disk I/O error" (what a write past a file-size limit or quota turns into inside SQLite)."""
     if isinstance(exc, OSError):
         return exc.errno in DISK_FULL_ERRNOS
-    return isinstance(exc, sqlite3.OperationalError) and "disk is full" in str(exc)
+    message = str(exc)
+    return isinstance(exc, sqlite3.OperationalError) and ("disk is full" in message or "disk I/O error" in message)
 
 
 def storage_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:

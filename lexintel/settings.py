@@ -77,6 +77,7 @@ class Settings:
     log_json: bool = False
     log_level: str = "INFO"
     shutdown_grace: float = 20.0  # seconds running extractions may finish after SIGTERM; the rest are requeued
+    min_free_mb: int = 100  # /ready turns 503 when the data dir's file system has less free space than this
 
     @property
     def db_path(self) -> Path:
@@ -129,6 +130,7 @@ class Settings:
             "log_json": _bool,
             "log_level": str,
             "shutdown_grace": float,
+            "min_free_mb": int,
         }
         values: dict[str, Any] = {}
         for f in fields(cls):
@@ -154,6 +156,7 @@ class Settings:
             (self.subscriber_queue < 8, "SUBSCRIBER_QUEUE", "must be at least 8"),
             (self.auth not in {"off", "on"}, "AUTH", "must be 'off' or 'on'"),
             (self.shutdown_grace < 0, "SHUTDOWN_GRACE", "must be >= 0 seconds"),
+            (self.min_free_mb < 0, "MIN_FREE_MB", "must be >= 0"),
             (self.zip_max_entries < 1, "ZIP_MAX_ENTRIES", "must be at least 1"),
             (self.zip_max_ratio < 1, "ZIP_MAX_RATIO", "must be at least 1"),
             (self.upload_max_chunk_bytes < 1, "UPLOAD_MAX_CHUNK_BYTES", "must be positive"),

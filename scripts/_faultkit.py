@@ -130,8 +130,16 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def _limits(self) -> None:  # runs in the child before exec
-        if self.fsize_limit is not None:
-            resource.setrlimit(resource.RLIMIT_FSIZE, (self.fsize_limit, self.fsize_limit))
+        if self.fsize_limit is not None:  # soft limit only: raise_fsize() can lift it later ("free space")
+            hard = resource.getrlimit(resource.RLIMIT_FSIZE)[1]
+            resource.setrlimit(resource.RLIMIT_FSIZE, (self.fsize_limit, hard))
+
+    def raise_fsize(self) -> None:
+        """Lift the file-size cap of the running server: the "disk" has room again."""
+        assert self.proc is not None
+        hard = resource.getrlimit(resource.RLIMIT_FSIZE)[1]
+        resource.prlimit(self.proc.pid, resource.RLIMIT_FSIZE, (hard, hard))
+        self.fsize_limit = None  # and not on the next start either
 
     def start(self, timeout: float = 60) -> Server:
         env = {**os.environ, "LEXINTEL_EXTRACTION_WORKERS": "2", "LEXINTEL_PING_INTERVAL": "5",

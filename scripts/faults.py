@@ -240,12 +240,14 @@ def case_never_read(work: Path, fast: bool, clients: int) -> Result:
         r.check(r.events_lost == 0 and reused == 0, f"reading client lost {r.events_lost} events")
         m = metrics(server)
         dropped = int(m.get("lexintel_sse_dropped_lagging_total", 0))
+        coalesced = int(m.get("lexintel_sse_frames_coalesced_total", 0))
         for s in sockets:
             s.close()
         sockets.clear()
         wait_until(lambda: metrics(server).get("lexintel_sse_connections", 1) == 0, 60, "streams released",
                    interval=0.3)
-        r.notes.append(f"{dropped} lagging clients cut off; /health max {max(health_ms or [0]):.0f} ms while "
+        r.notes.append(f"{coalesced} queued frames coalesced, {dropped} lagging clients cut off; "
+                       f"/health max {max(health_ms or [0]):.0f} ms while "
                        f"{len(log)} events fanned out; all streams released")
         _finish(r, [server], tally)
     finally:
@@ -311,10 +313,57 @@ def case_hanging_pdf(work: Path, fast: bool) -> Result:
     return r
 
 
+def _fill_database(server: Server, case_id: str, tally: Tally, r: Result, fast: bool) -> list[str]:
+    """Phase 2: index text until the database cannot grow; report how documents ended; return their ids."""
+    n_docs, pages = (4, 50) if fast else (6, 60)
+    ids = upload(server, case_id, [(f"fill-{i}.pdf", text_pdf(pages, f"fill{i}" * 8)) for i in range(n_docs)],
+                 tally)
+    last: dict[str, str] = {}
+    stable_since = time.monotonic()
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:  # until everything ended or nothing moved for 3 s (writes failing)
+        now = statuses(server, ids, tally)
+        if now != last:
+            last, stable_since = now, time.monotonic()
+        if all(s in ("indexed", "failed") for s in now.values()) or time.monotonic() - stable_since > 3:
+            break
+        time.sleep(0.3)
+    codes = [httpx.get(f"{server.url}/documents/{i}/status", timeout=10).json().get("error_code") for i in ids]
+    full = codes.count("disk_full")
+    waiting = sum(s in ("pending", "processing") for s in last.values())
+    r.check(full + waiting > 0, "the database never filled up: lower the limit")
+    r.check(all(c in (None, "disk_full") for c in codes), f"failure codes while full: {codes}")
+    r.notes.append(f"database full: {full} of {n_docs} documents recorded as failed 'disk_full', {waiting} left "
+                   "pending/processing (their state could not be written; the log says 'storage full'), "
+                   f"{sum(s == 'indexed' for s in last.values())} indexed")
+    return ids
+
+
+def _free_space_and_restart(server: Server, ids: list[str], tally: Tally, r: Result) -> None:
+    """Lift the cap ("free space"), restart (requeues what was interrupted), retry the disk_full failures."""
+    server.raise_fsize()
+    server.stop()
+    server.start()
+    for document_id in ids:
+        status = httpx.get(f"{server.url}/documents/{document_id}/status", timeout=10).json()
+        if status.get("error_code") == "disk_full":
+            tally.seen(httpx.post(f"{server.url}/documents/{document_id}/retry", timeout=10))
+    try:
+        wait_until(lambda: all_terminal(server, ids, tally), 240, "every document after freeing space", interval=0.3)
+    except TimeoutError as exc:
+        r.notes.append(str(exc))
+    final = statuses(server, ids, tally)
+    r.docs_stuck = sum(s not in ("indexed", "failed") for s in final.values())
+    r.check(all(s == "indexed" for s in final.values()), f"after freeing space and a restart: {final}")
+    r.notes.append(f"after freeing space + restart + retry: {sum(s == 'indexed' for s in final.values())} of "
+                   f"{len(ids)} indexed")
+
+
 def case_disk_full(work: Path, fast: bool) -> Result:
-    """Every file the server writes is capped (RLIMIT_FSIZE): an upload larger than what is left fails."""
+    """Every file the server writes is capped (RLIMIT_FSIZE), as on a full volume: an upload larger than what
+    is left fails with 507; then documents are indexed until the database cannot grow; then space is freed."""
     r, tally = Result("disk full (size-limited data dir)"), Tally()
-    limit = 8 * MB
+    limit = 2 * MB
     server = Server(work, "disk", fsize_limit=limit).start()
     try:
         case_id = new_case(server, tally)
@@ -331,8 +380,10 @@ def case_disk_full(work: Path, fast: bool) -> Result:
         ids = upload(server, case_id, [("small.pdf", text_pdf(2, "small"))], tally)
         wait_until(lambda: all_terminal(server, ids, tally), 60, "the next upload to finish")
         r.check(statuses(server, ids, tally)[ids[0]] == "indexed", "the server did not recover")
-        r.docs_stuck = sum(s not in ("indexed", "failed") for s in statuses(server, ids, tally).values())
         r.notes.append(f"507 {body.get('code')}: {body.get('detail', '')[:70]}...; next upload indexed")
+        if not fast:  # about 25 s of indexing and a restart: the full suite only
+            filled = _fill_database(server, case_id, tally, r, fast)
+            _free_space_and_restart(server, ids + filled, tally, r)
         _finish(r, [server], tally)
     finally:
         server.stop()

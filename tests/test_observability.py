@@ -113,8 +113,18 @@ def test_health_and_ready_report_their_checks(client: TestClient) -> None:  # ty
     assert ready.status_code == 200
     body = ready.json()
     assert body["status"] == "ready"
-    assert body["checks"] == {"database": True, "pipeline": True, "accepting_uploads": True}
+    assert body["checks"] == {"database": True, "pipeline": True, "accepting_uploads": True, "disk_space": True}
     assert body["redis_mirror"] == {"state": "disabled"}
+    assert body["data_dir_free_bytes"] > 0
+
+
+def test_ready_is_503_when_the_data_dir_is_short_of_space(make_client: Callable[..., TestClient]) -> None:  # type: ignore[type-arg]
+    client = make_client(min_free_mb=1_000_000_000)  # more than any disk has free
+    ready = client.get("/ready")
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["disk_space"] is False and ready.json()["checks"]["database"] is True
+    free = value(client.get("/metrics").text, "lexintel_data_dir_free_bytes")
+    assert free is not None and 0 < free < 1_000_000_000 * 1024 * 1024
 
 
 def test_ready_is_503_once_shutdown_begins(client: TestClient) -> None:  # type: ignore[type-arg]

@@ -7,7 +7,7 @@ from typing import Any
 from litestar import get
 from litestar.response import Response
 
-from lexintel.observability.metrics import CONTENT_TYPE, mirror_of
+from lexintel.observability.metrics import CONTENT_TYPE, free_bytes, mirror_of
 from lexintel.services import Services, Svc
 
 __all__ = ["system_handlers"]
@@ -32,19 +32,21 @@ def _mirror_report(svc: Services) -> dict[str, Any]:
 
 @get("/ready", tags=["system"], opt={"public": True})
 async def ready(svc: Svc) -> Response[dict[str, Any]]:
-    """Ready to take work: database writable, pipeline running, accepting uploads (503 otherwise).
+    """Ready to take work: database writable, pipeline running, accepting uploads, free disk space (503 otherwise).
 
     The optional Redis mirror is reported but never makes the instance unready: without Redis it still serves
     its own uploads and streams, and the mirror reconnects by itself.
     """
+    free = free_bytes(svc.settings.data_dir)
     checks = {
         "database": svc.db.writable(),
         "pipeline": svc.pipeline.alive,
         "accepting_uploads": svc.accepting_uploads,
+        "disk_space": free >= svc.settings.min_free_mb * 1024 * 1024,
     }
     ok = all(checks.values())
     body: dict[str, Any] = {"status": "ready" if ok else "not_ready", "checks": checks,
-                            "redis_mirror": _mirror_report(svc)}
+                            "data_dir_free_bytes": free, "redis_mirror": _mirror_report(svc)}
     if not svc.accepting_uploads:
         body["detail"] = "shutting down"
     return Response(body, status_code=200 if ok else 503)

@@ -15,7 +15,9 @@ whether or not the mirror is built or enabled.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -28,7 +30,7 @@ from lexintel.events.emitter import EmittedEvent
 if TYPE_CHECKING:
     from lexintel.services import Services
 
-__all__ = ["CONTENT_TYPE", "DOCUMENT_STATUSES", "Metrics"]
+__all__ = ["CONTENT_TYPE", "DOCUMENT_STATUSES", "Metrics", "free_bytes"]
 
 # The classic text format every Prometheus (2.x and 3.x) and agent parses; the framework adds the charset.
 CONTENT_TYPE = "text/plain; version=0.0.4"
@@ -37,6 +39,15 @@ MIRROR_COUNTERS = ("published", "received", "dropped")
 # Extraction of a long PDF takes minutes; chunking and indexing take milliseconds.
 STAGE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
+
+
+def free_bytes(path: Path) -> int:
+    """Bytes available to this process on the file system holding ``path`` (0 if it cannot be read)."""
+    try:
+        st = os.statvfs(path)
+    except OSError:
+        return 0
+    return st.f_bavail * st.f_frsize
 
 
 def status_class(status: int) -> str:
@@ -153,6 +164,8 @@ class _ServicesCollector(Collector):
                                 int(bool(svc.pipeline.alive)))
         yield GaugeMetricFamily("lexintel_accepting_uploads", "0 once shutdown has begun.",
                                 int(svc.accepting_uploads))
+        yield GaugeMetricFamily("lexintel_data_dir_free_bytes", "Free space on the data directory's file system.",
+                                free_bytes(svc.settings.data_dir))
 
         b = svc.broadcaster
         yield GaugeMetricFamily("lexintel_sse_connections", "Open SSE streams.", b.subscriber_count())

@@ -23,6 +23,7 @@ import anyio.to_thread
 from anyio.abc import TaskStatus
 
 from lexintel.clock import utc_now_iso
+from lexintel.errors import is_disk_full
 from lexintel.events.emitter import Emitter
 from lexintel.pipeline.chunk import chunk_pages
 from lexintel.pipeline.extract import extract_step
@@ -273,8 +274,13 @@ class Pipeline:
             except DocumentFailed as failure:
                 self._fail(r, failure.code, failure.detail)
             except Exception as exc:
-                log.exception("document %s failed unexpectedly", document_id)
-                self._fail(r, "internal_error", f"Unexpected error while processing: {type(exc).__name__}")
+                if is_disk_full(exc):  # a clear reason instead of "internal_error" (the failure write may fail too)
+                    log.error("document %s: storage full: %s", document_id, exc)
+                    self._fail(r, "disk_full", "The server ran out of disk space while storing this document; "
+                               "free space in its data directory, then retry it.")
+                else:
+                    log.exception("document %s failed unexpectedly", document_id)
+                    self._fail(r, "internal_error", f"Unexpected error while processing: {type(exc).__name__}")
             finally:
                 self._running.pop(document_id, None)
         if document_id in self._requeue:
