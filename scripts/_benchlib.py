@@ -25,6 +25,7 @@ __all__ = [
     "CORPUS",
     "Server",
     "corpus_pdfs",
+    "cpu_seconds",
     "free_port",
     "http_json",
     "load_line",
@@ -108,6 +109,27 @@ def rss_kb(pid: int, include_children: bool = False) -> int:
             total += _vmrss_kb(child)
             stack.extend(_children(child))
     return total
+
+
+def _cpu_s(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """(CPU seconds of ``pid`` itself, CPU seconds of its live descendants), user + system."""
+    own = _cpu_s(pid)
+    kids = 0.0
+    stack = _children(pid)
+    while stack:
+        child = stack.pop()
+        kids += _cpu_s(child)
+        stack.extend(_children(child))
+    return own, kids
 
 
 def http_json(method: str, url: str, body: Any = None, timeout: float = 30.0) -> Any:
