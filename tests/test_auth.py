@@ -93,6 +93,10 @@ def test_no_credentials_is_401_json_and_public_routes_stay_open(app: TestClient)
     assert resp.json()["code"] == "not_authenticated"
     for path in ("/health", "/ready", "/metrics", "/", "/static/app.js", "/schema/openapi.json"):
         assert app.get(path).status_code == 200, path
+    page = app.get("/").headers  # the page's security headers (set by lexintel/api/web.py)
+    assert "default-src 'self'" in page["content-security-policy"]
+    assert "unsafe-inline" not in page["content-security-policy"]
+    assert page["x-content-type-options"] == "nosniff" and page["referrer-policy"] == "no-referrer"
     bad = app.get("/cases", headers={"Authorization": "Bearer lxt_not-a-real-token"})
     assert bad.status_code == 401 and bad.json()["code"] == "invalid_token"
     assert app.get("/cases", headers={"Authorization": "Basic YWxpY2U6eA=="}).status_code == 401
