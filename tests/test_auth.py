@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -139,6 +140,14 @@ def test_login_sets_httponly_samesite_cookie_and_csrf_guards_writes(app: TestCli
     assert app.post("/auth/logout", headers={"X-CSRF-Token": csrf}).status_code == 204
     app.cookies.set("lexintel_session", resp.cookies["lexintel_session"])  # a replayed cookie after logout
     assert app.get("/auth/me").status_code == 401
+
+
+def test_login_refuses_form_bodies_a_cross_site_page_could_send(app: TestClient) -> None:  # type: ignore[type-arg]
+    body = json.dumps({"username": "alice", "password": PASSWORD})
+    refused = app.post("/auth/login", content=body, headers={"Content-Type": "text/plain"})
+    assert refused.status_code == 415 and "set-cookie" not in refused.headers
+    form = app.post("/auth/login", data={"username": "alice", "password": PASSWORD})
+    assert form.status_code in (400, 415) and "set-cookie" not in form.headers
 
 
 def test_secure_cookie_behind_https_proxy(app: TestClient) -> None:  # type: ignore[type-arg]

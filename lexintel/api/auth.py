@@ -26,7 +26,7 @@ from lexintel.auth.service import Auth, auth_of
 from lexintel.auth.sessions import COOKIE_NAME, session_cookie
 from lexintel.auth.users import User
 from lexintel.clock import utc_now_iso
-from lexintel.errors import BadRequest, NotFound
+from lexintel.errors import BadRequest, NotFound, UnsupportedType
 from lexintel.services import Svc
 
 __all__ = ["auth_handlers"]
@@ -85,6 +85,10 @@ async def login(data: JSONBody[Login], request: Request[Any, Any, Any]) -> Respo
     """Check a user name and password; set the HttpOnly session cookie; return the CSRF token for writes."""
     auth = _auth(request)
     _require_auth_on(auth)
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+        # A cross-site HTML form can only send form or text/plain bodies: refusing them stops login CSRF
+        # (signing a victim's browser into the attacker's account) without needing a token before login.
+        raise UnsupportedType("json_required", "Send the login as application/json.")
     address = request.client.host if request.client else "?"
     name = data.username.strip()[:64]
     wait = auth.limiter.retry_after(name, address)
