@@ -209,6 +209,49 @@ def test_outside_worker_events_in_original_shape_reach_streams(
     r.close()
 
 
+def test_lost_pubsub_message_is_filled_from_the_redis_log_in_order(
+    server_factory: Callable[..., ServerProcess], redis_server: RedisServer
+) -> None:
+    """A third instance ("z", played by this test through redis-py) publishes in the mirror's format; one of its
+    messages never arrives on pub/sub, but it is in the subject's Redis log: B delivers it before the next one."""
+    b = server_factory(LEXINTEL_REDIS_URL=redis_server.url)
+    wait_for(lambda: mirror_state(b) == "connected", timeout=30, what="mirror connected")
+    r = redis.Redis.from_url(redis_server.url)
+    doc, case = "zdoc-1", "zcase-1"
+
+    def event(n: int, terminal: bool = False) -> str:
+        return json.dumps({"id": n, "document_id": doc, "batch_id": None, "case_id": case,
+                           "status": "completed" if terminal else "processing", "stage": "extracting",
+                           "step": "extracting", "progress": n * 10, "message": f"step {n}", "run": 0,
+                           "ids": {f"document:{doc}": n, f"case:{case}": 100 + n}, "terminal": terminal,
+                           "instance_id": "instance-z"}, separators=(",", ":"))
+
+    def log(n: int, terminal: bool = False) -> None:
+        r.xadd(f"document:{doc}:progress:log", {"e": event(n, terminal)}, id=f"{n}-0")
+
+    for n in (1, 2, 3):
+        log(n)  # history from before B watched this document: only in the Redis log
+    url = f"{b.url}/progress/documents/{doc}/stream"
+    reader = Reader(url)
+    reader.start()
+    wait_for(lambda: len(reader.events) == 3, timeout=30, what="history replayed from the Redis log")
+    log(4)  # published by z, but its pub/sub message is lost
+    log(5)
+    r.publish(f"document:{doc}:progress", event(5))
+    log(6, terminal=True)
+    r.publish(f"document:{doc}:progress", event(6, terminal=True))
+    events = reader.result(60)
+    assert [e.id for e in events] == [1, 2, 3, 4, 5, 6]  # z's ids, in order, the lost one included
+    assert [e.event for e in events] == ["progress"] * 5 + ["complete"]
+    assert all(isinstance(e.data, dict) and "instance_id" not in e.data and "ids" not in e.data for e in events)
+    resumed = read_stream(url, headers={"Last-Event-ID": "2"})
+    assert [e.id for e in resumed] == [3, 4, 5, 6]
+    # the case stream on B got z's case ids for the live events (its own Redis log was never written here)
+    case_events = read_stream(f"{b.url}/cases/{case}/stream", until=lambda e: e.id == 106, timeout=30)
+    assert [e.id for e in case_events] == [105, 106]
+    r.close()
+
+
 def test_redis_down_mid_stream_local_streams_continue_and_mirror_recovers(
     server_factory: Callable[..., ServerProcess], redis_server: RedisServer
 ) -> None:

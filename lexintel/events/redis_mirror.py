@@ -64,6 +64,7 @@ PUBLISH_BATCH = 256
 RECEIVE_BATCH = 512
 BACKOFF_MIN, BACKOFF_MAX = 0.25, 10.0
 EXPIRE_REFRESH = 60.0  # re-send EXPIRE for a log key at most this often
+ADOPT_GRACE = 0.5  # seconds a stream request for an unknown id waits for the origin's first event
 
 
 def log_key(stream: str) -> str:
@@ -330,13 +331,24 @@ class RedisMirror:
         Reads the subject's Redis log once (then live messages and hole-filling keep it complete). Called by
         the stream endpoints before they open an SSE session, so the session's log snapshot has the history.
         """
-        client = self._client
-        if stream not in self._complete and client is not None and self.state == "connected":
+        deadline = time.monotonic() + ADOPT_GRACE
+        while True:
+            client = self._client
+            if stream in self._complete or client is None or self.state != "connected":
+                break
             try:
                 with anyio.fail_after(5):
                     await self._fill(client, stream, 0)  # whole log; what we already have is skipped
-                self._complete.add(stream)
             except (RedisError, OSError, TimeoutError) as exc:
                 self.errors += 1
                 log.debug("Redis mirror: could not read the log of %s: %s", stream, exc)
+                break
+            if self._log.last_id(stream) > 0:
+                self._complete.add(stream)
+                break
+            if time.monotonic() >= deadline:
+                break  # unknown everywhere
+            # The origin publishes asynchronously: a client sent here right after uploading elsewhere may
+            # arrive a few milliseconds before the first event does. Look again briefly before a 404.
+            await anyio.sleep(0.1)
         return self._log.last_id(stream) > 0

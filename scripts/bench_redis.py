@@ -1,0 +1,295 @@
+"""Redis mirror relay: events/s A -> Redis -> B and A-publish -> B-client latency with N SSE clients on B.
+
+    python scripts/bench_redis.py --clients 1000 --rate 20 --seconds 20 --burst 5000     # full scale
+    python scripts/bench_redis.py --clients 100 --rate 20 --seconds 5 --burst 1000       # quick check
+
+Parts, all real: a private ``redis-server`` on a free port; instance B = ``python -m lexintel serve`` with
+``LEXINTEL_REDIS_URL``; instance A = this script re-run as ``--role origin`` in a subprocess, which builds a
+real LexIntel :class:`Services` (SQLite event log, Emitter, RedisMirror; no HTTP, no pipeline) and emits
+synthetic document events through ``Emitter.emit`` — the same door the pipeline uses — so every event is
+appended to A's log and leaves through A's mirror queue and publisher task.
+
+Steps: A emits one ``queued`` event for a new document; N raw-socket clients open
+``/progress/documents/{id}/stream`` on B (B knows the document only through Redis); then
+
+* paced phase: A emits ``--rate`` events/s for ``--seconds``; latency = client receive time - the event's
+  ``timestamp`` (stamped in ``Emitter.emit`` on A, before A's commit and publish), p50/p99 over all clients;
+* burst phase: A emits ``--burst`` events as fast as it can, then the terminal event; relay rate = burst
+  events / (B's mirror ``received`` counter reaching them - first burst emit), and the time until every
+  client has the terminal event. Slow clients may have progress coalesced (by design): reported, not hidden.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from scripts._benchlib import Server, free_port, http_json, load_line, percentile, raise_nofile
+
+TS_KEY = b'"timestamp":"'
+_ts_cache: dict[bytes, float] = {}
+
+
+def _epoch(raw: bytes) -> float:
+    value = _ts_cache.get(raw)
+    if value is None:
+        value = datetime.fromisoformat(raw.decode()).timestamp()
+        _ts_cache[raw] = value
+    return value
+
+
+# ---------------------------------------------------------------- origin (instance A), in a subprocess
+async def origin(redis_url: str, data_dir: Path) -> None:
+    """Emit events through a real Emitter + RedisMirror; commands on stdin, results on stdout (JSON lines)."""
+    import anyio
+
+    from lexintel.services import Services
+    from lexintel.settings import Settings
+
+    settings = Settings(data_dir=data_dir, redis_url=redis_url, instance_id="bench-origin")
+    svc = Services.build(settings)
+    assert svc.mirror is not None
+    case_id = svc.records.create_case("redis-bench")["id"]
+    doc_id = "bench-" + os.urandom(6).hex()
+
+    def emit(i: int, stage: str, terminal: bool = False) -> None:
+        svc.emitter.emit(case_id=case_id, document_id=doc_id, status="completed" if terminal else "processing",
+                         stage=stage, progress=min(99.0, i / 100), message=f"event {i}", terminal=terminal)
+
+    def out(**fields: object) -> None:
+        print(json.dumps(fields), flush=True)
+
+    async with anyio.create_task_group() as tg:
+        await tg.start(svc.mirror.run)
+        while svc.mirror.state != "connected":
+            await anyio.sleep(0.05)
+        emit(0, "queued")
+        while svc.mirror.published < 1:  # in Redis before B's clients ask for it
+            await anyio.sleep(0.01)
+        out(document_id=doc_id)
+        loop = asyncio.get_running_loop()
+        while True:
+            line = await loop.run_in_executor(None, sys.stdin.readline)
+            cmd = json.loads(line or '{"cmd": "quit"}')
+            if cmd["cmd"] == "paced":
+                interval, n = 1.0 / cmd["rate"], int(cmd["rate"] * cmd["seconds"])
+                start = time.monotonic()
+                for i in range(n):
+                    delay = start + i * interval - time.monotonic()
+                    if delay > 0:
+                        await anyio.sleep(delay)
+                    emit(i + 1, "extracting")
+                out(sent=n)
+            elif cmd["cmd"] == "burst":
+                t0 = time.time()
+                for i in range(cmd["n"]):
+                    emit(100_000 + i, "indexing")
+                    if i % 200 == 199:
+                        await anyio.sleep(0)  # let the mirror's publisher run, as the pipeline would
+                emit(10**6, "completed", terminal=True)
+                t1 = time.time()
+                while svc.mirror._queue:  # drained into Redis
+                    await anyio.sleep(0.01)
+                out(t0=t0, t_emitted=t1, t_published=time.time(), dropped=svc.mirror.dropped,
+                    published=svc.mirror.published)
+            else:
+                tg.cancel_scope.cancel()
+                break
+    svc.db.close()
+
+
+# ---------------------------------------------------------------- SSE clients on B
+class Client(asyncio.Protocol):
+    """One raw-socket SSE client: counts frames, records latencies while ``sink`` is set."""
+
+    def __init__(self, request: bytes, sink: dict[str, list[float]], state: dict[str, str]) -> None:
+        self.request, self.sink, self.state = request, sink, state
+        self.buf = b""
+        self.head = False
+        self.count = 0
+        self.done = asyncio.get_running_loop().create_future()
+        self.ready = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport.write(self.request)  # type: ignore[attr-defined]
+
+    def data_received(self, data: bytes) -> None:
+        now = time.time()
+        buf = self.buf + data
+        if not self.head:
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                self.buf = buf
+                return
+            if not buf.startswith(b"HTTP/1.1 200"):
+                self._end(False)
+                return
+            self.head = True
+            buf = buf[end + 4:]
+        end = buf.rfind(b"\n\n")
+        if end < 0:
+            self.buf = buf
+            return
+        complete, self.buf = buf[: end + 2], buf[end + 2:]
+        if not self.ready.done():
+            self.ready.set_result(True)
+        lat = self.sink[self.state["phase"]]
+        for frame in complete.split(b"\n\n"):
+            if b"data:" not in frame:
+                continue
+            self.count += 1
+            ts = frame.find(TS_KEY)
+            if ts >= 0:
+                start = ts + len(TS_KEY)
+                lat.append(now - _epoch(frame[start: frame.index(b'"', start)]))
+            if b"event: complete" in frame:
+                self._end(True)
+
+    def _end(self, ok: bool) -> None:
+        for fut in (self.ready, self.done):
+            if not fut.done():
+                fut.set_result(ok)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._end(False)
+
+
+async def run(args: argparse.Namespace) -> None:
+    raise_nofile()
+    exe = shutil.which("redis-server")
+    if exe is None:
+        sys.exit("redis-server is not installed")
+    work = Path(tempfile.mkdtemp(prefix="lexintel-redis-bench-"))
+    rport = free_port()
+    redis_proc = subprocess.Popen([exe, "--port", str(rport), "--bind", "127.0.0.1", "--save", "", "--appendonly",
+                                   "no", "--dir", str(work)], stdout=subprocess.DEVNULL)
+    redis_url = f"redis://127.0.0.1:{rport}/0"
+    b = Server(env={"LEXINTEL_REDIS_URL": redis_url, "LEXINTEL_EXTRACTION_WORKERS": "1",
+                    "LEXINTEL_SUBSCRIBER_QUEUE": str(args.queue)})
+    a: subprocess.Popen[str] | None = None
+    try:
+        b.start()
+        a = subprocess.Popen([sys.executable, __file__, "--role", "origin", "--redis-url", redis_url,
+                              "--data-dir", str(work / "origin")], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             text=True, cwd=str(Path(__file__).resolve().parents[1]))
+        assert a.stdin is not None
+        assert a.stdout is not None
+
+        def ask(**cmd: object) -> dict[str, float]:
+            assert a is not None
+            assert a.stdin is not None
+            assert a.stdout is not None
+            if cmd:
+                a.stdin.write(json.dumps(cmd) + "\n")
+                a.stdin.flush()
+            reply: dict[str, float] = json.loads(a.stdout.readline())
+            return reply
+
+        doc_id = (await asyncio.to_thread(ask))["document_id"]
+        print(f"# {load_line()}; {args.clients} clients on B, document {doc_id} of instance A")
+
+        sink: dict[str, list[float]] = {"paced": [], "burst": []}
+        state = {"phase": "paced"}
+        loop = asyncio.get_running_loop()
+        request = (f"GET /progress/documents/{doc_id}/stream HTTP/1.1\r\nHost: 127.0.0.1:{b.port}\r\n"
+                   "Accept: text/event-stream\r\n\r\n").encode()
+        clients: list[Client] = []
+        gate = asyncio.Semaphore(100)
+
+        async def connect() -> None:
+            client = Client(request, sink, state)
+            clients.append(client)
+            async with gate:
+                await loop.create_connection(lambda: client, "127.0.0.1", b.port)
+                async with asyncio.timeout(60):
+                    await client.ready
+
+        t = time.monotonic()
+        await asyncio.gather(*(connect() for _ in range(args.clients)))
+        connected = sum(1 for c in clients if c.ready.result())
+        print(f"connected {connected}/{args.clients} clients in {time.monotonic() - t:.1f}s")
+        sink["paced"].clear()
+
+        sent = (await asyncio.to_thread(ask, cmd="paced", rate=args.rate, seconds=args.seconds))["sent"]
+        await asyncio.sleep(1.0)
+        lat = sink["paced"]
+        print(f"paced {args.rate}/s x {args.seconds}s: {int(sent)} events, {len(lat)} deliveries "
+              f"({len(lat) / max(1, connected * sent):.1%} of events x clients), latency A emit -> B client "
+              f"p50 {percentile(lat, 50) * 1000:.1f} ms, p99 {percentile(lat, 99) * 1000:.1f} ms, "
+              f"max {max(lat, default=float('nan')) * 1000:.1f} ms")
+
+        state["phase"] = "burst"
+        before = http_json("GET", b.url + "/ready")["redis_mirror"]["received"]
+        burst = await asyncio.to_thread(ask, cmd="burst", n=args.burst)
+        target = before + args.burst + 1
+        received_at = None
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            mirror = http_json("GET", b.url + "/ready")["redis_mirror"]
+            if mirror["received"] >= target:
+                received_at = time.time()
+                break
+            await asyncio.sleep(0.02)
+        async with asyncio.timeout(300):
+            done = await asyncio.gather(*(c.done for c in clients))
+        all_done = time.time()
+        emit_rate = args.burst / (burst["t_emitted"] - burst["t0"])
+        print(f"burst {args.burst} events: A emitted {emit_rate:,.0f}/s (log + queue), published to Redis by "
+              f"+{burst['t_published'] - burst['t0']:.2f}s (dropped {int(burst['dropped'])})")
+        if received_at is not None:
+            print(f"relay A -> Redis -> B (B's mirror appended all): {args.burst / (received_at - burst['t0']):,.0f} "
+                  f"events/s; every client had the terminal event by +{all_done - burst['t0']:.2f}s "
+                  f"({sum(done)}/{len(clients)} complete)")
+        counts = sorted(c.count for c in clients)
+        blat = sink["burst"]
+        print(f"frames per client over the run min {counts[0]} median {counts[len(counts) // 2]} (coalescing keeps "
+              f"slow clients current); burst latency p50 {percentile(blat, 50) * 1000:.0f} ms p99 "
+              f"{percentile(blat, 99) * 1000:.0f} ms")
+        await asyncio.to_thread(ask_quit, a)
+    finally:
+        if a is not None and a.poll() is None:
+            a.kill()
+            a.wait(10)
+        b.stop()
+        redis_proc.terminate()
+        redis_proc.wait(10)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def ask_quit(proc: subprocess.Popen[str]) -> None:
+    assert proc.stdin is not None
+    proc.stdin.write('{"cmd": "quit"}\n')
+    proc.stdin.flush()
+    proc.wait(30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clients", type=int, default=1000)
+    parser.add_argument("--rate", type=float, default=20.0, help="paced phase: events/s from A")
+    parser.add_argument("--seconds", type=float, default=20.0, help="paced phase length")
+    parser.add_argument("--burst", type=int, default=5000, help="burst phase: events emitted back to back")
+    parser.add_argument("--queue", type=int, default=256, help="B's per-client queue (LEXINTEL_SUBSCRIBER_QUEUE)")
+    parser.add_argument("--role", default="bench", choices=["bench", "origin"], help=argparse.SUPPRESS)
+    parser.add_argument("--redis-url", help=argparse.SUPPRESS)
+    parser.add_argument("--data-dir", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.role == "origin":
+        asyncio.run(origin(args.redis_url, args.data_dir))
+    else:
+        asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    main()
