@@ -19,7 +19,7 @@ from tests.helpers import ServerProcess, free_port, redis_server_path, wait_for
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path / "data", extraction_workers=2, document_timeout=60, progress_interval=0.0,
-                    ping_interval=1.0, auth="off")  # auth is tested in test_auth/test_access_matrix
+                    ping_interval=1.0, auth="off", shutdown_grace=0)  # auth: see test_auth, test_access_matrix
 
 
 @pytest.fixture
@@ -29,7 +29,7 @@ def make_client(tmp_path: Path) -> Iterator[Callable[..., TestClient]]:  # type:
 
     def make(settings: Settings | None = None, **overrides: object) -> TestClient:  # type: ignore[type-arg]
         base = settings or Settings(data_dir=tmp_path / "data", extraction_workers=2, document_timeout=60,
-                                    progress_interval=0.0, ping_interval=1.0, auth="off")
+                                    progress_interval=0.0, ping_interval=1.0, auth="off", shutdown_grace=0)
         client = TestClient(create_app(base.with_overrides(**overrides)), timeout=60)
         client.__enter__()
         clients.append(client)
@@ -52,7 +52,7 @@ def server_factory(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
 
     def start(data_dir: Path | None = None, **env: str) -> ServerProcess:
         base_env = {"LEXINTEL_EXTRACTION_WORKERS": "2", "LEXINTEL_PING_INTERVAL": "1",
-                    "LEXINTEL_PROGRESS_INTERVAL": "0", "LEXINTEL_AUTH": "off"}
+                    "LEXINTEL_PROGRESS_INTERVAL": "0", "LEXINTEL_AUTH": "off", "LEXINTEL_SHUTDOWN_GRACE": "0"}
         server = ServerProcess(data_dir or tmp_path / f"data-{len(servers)}", env={**base_env, **env})
         servers.append(server)
         return server.start()

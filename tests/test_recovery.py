@@ -94,3 +94,25 @@ def test_kill_9_mid_extraction_then_restart_finishes_the_document(server_factory
     assert {e.data["run"] for e in current} == {2}
     progress = [e.data["progress"] for e in current]
     assert progress == sorted(progress)
+
+
+def test_a_pending_document_missing_from_the_queue_is_picked_up_by_the_rescan(
+    make_client: Any, monkeypatch: Any
+) -> None:
+    from lexintel.pipeline import runner
+
+    monkeypatch.setattr(runner, "RESCAN_SECONDS", 0.2)
+    client = make_client()
+    case_id = new_case(client)
+    pdf = corpus("minimal-document")
+    doc_id = upload(client, case_id, (pdf.name, pdf.read_bytes()))["document_ids"][0]
+    assert wait_terminal(client, doc_id)["status"] == "indexed"
+    services = client.app.state.services
+    # what a claim that failed on a full disk leaves: a pending row that nothing has queued
+    with services.db.transaction() as conn:
+        conn.execute("UPDATE documents SET status='pending', stage='queued' WHERE id=?", (doc_id,))
+    assert wait_terminal(client, doc_id, timeout=30)["status"] == "indexed"
+    # enqueue is idempotent: repeated rescans never pile up copies
+    for _ in range(5):
+        services.pipeline.enqueue(doc_id)
+    assert len(services.pipeline._queued) <= 1

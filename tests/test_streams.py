@@ -22,7 +22,7 @@ from tests.pdfgen import make_pdf, slow_pdf, text_page
 @pytest.fixture
 def live(tmp_path: Path) -> Iterator[LiveServer]:
     server = LiveServer(Settings(data_dir=tmp_path / "data", extraction_workers=2, progress_interval=0.0,
-                                 ping_interval=0.5, subscriber_queue=32)).start()
+                                 ping_interval=0.5, subscriber_queue=32, shutdown_grace=0)).start()
     yield server
     server.stop()
 
@@ -198,7 +198,8 @@ def test_a_client_that_never_reads_stays_bounded_and_is_cut_loose(live: LiveServ
 
 
 def test_shutdown_ends_open_streams_cleanly(tmp_path: Path) -> None:
-    server = LiveServer(Settings(data_dir=tmp_path / "d", extraction_workers=1, ping_interval=0.5)).start()
+    server = LiveServer(Settings(data_dir=tmp_path / "d", extraction_workers=1, ping_interval=0.5,
+                                 shutdown_grace=0)).start()
     case_id = create_case(server)
     lines: list[Any] = []
     with httpx.stream("GET", f"{server.url}/cases/{case_id}/stream", timeout=10) as resp:

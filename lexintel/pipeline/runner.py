@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 # Share of a document's overall progress given to each stage.
 EXTRACT_SHARE, CHUNK_SHARE = 80.0, 5.0
 INDEX_BATCH = 256
+RESCAN_SECONDS = 30.0
 STEP_BUDGET = 0.2  # seconds of extraction per worker call: bounds progress latency and call overhead
 
 
@@ -58,12 +59,10 @@ class PipelineStats:
     documents_indexed: int = 0
     documents_failed: int = 0
     worker_restarts: int = 0
-    stage_seconds: dict[str, list[float]] = field(default_factory=dict)
     observers: list[Callable[[str, float], None]] = field(default_factory=list)  # e.g. the metrics histogram
 
     def observe(self, stage: str, seconds: float) -> None:
-        """Record one stage duration (kept short: metrics take them out)."""
-        self.stage_seconds.setdefault(stage, []).append(seconds)
+        """Hand one stage duration to the observers (the metrics histogram); nothing is kept here."""
         for observer in self.observers:
             observer(stage, seconds)
 
@@ -132,11 +131,28 @@ class Pipeline:
         self.draining = False
         self._drain_deadline = math.inf
         self._requeue: set[str] = set()
+        self._queued: set[str] = set()  # ids waiting in the queue: enqueue is idempotent
 
     # queue
     def enqueue(self, document_id: str) -> None:
-        """Queue a pending document (never blocks; the queue is unbounded, rows are the real backlog)."""
+        """Queue a pending document once (never blocks; the queue is unbounded, rows are the real backlog)."""
+        if document_id in self._queued or document_id in self._running:
+            return
+        self._queued.add(document_id)
         self._send.send_nowait(document_id)
+
+    async def _rescan(self) -> None:
+        """Every ``RESCAN_SECONDS``, queue pending rows the queue does not hold. A document whose claim failed
+        (e.g. the disk was full) is otherwise stranded until the next start."""
+        while True:
+            await anyio.sleep(RESCAN_SECONDS)
+            if self.draining:
+                continue
+            try:
+                for document_id in self.records.ids_with_status("pending"):
+                    self.enqueue(document_id)
+            except sqlite3.Error:
+                log.warning("pending re-scan failed; will try again", exc_info=True)
 
     def recover(self) -> int:
         """Requeue documents a previous process left ``processing``, then queue every pending one."""
@@ -182,6 +198,7 @@ class Pipeline:
             async with anyio.create_task_group() as tg:
                 for _ in range(self.settings.concurrency):
                     tg.start_soon(self._worker)
+                tg.start_soon(self._rescan)
                 self.alive = True
                 task_status.started()
         finally:
@@ -212,6 +229,7 @@ class Pipeline:
 
     async def _worker(self) -> None:
         async for document_id in self._receive:
+            self._queued.discard(document_id)
             if self.draining:
                 continue  # stays pending in the database: the next start's recover() queues it
             try:
@@ -303,7 +321,6 @@ class Pipeline:
 
     def _fail(self, r: _Run, code: str, detail: str) -> None:
         self.stats.documents_failed += 1
-        log.warning("document %s failed: %s", r.id, code)
         self._emit(r, "failed", f"{r.filename} failed: {detail}", status="failed", error_code=code,
                    error_message=detail, finished_at=utc_now_iso())
 
