@@ -12,7 +12,7 @@ from lexintel.auth.access import owner_of_new_case, readable_cases
 from lexintel.auth.users import User
 from lexintel.errors import BadRequest
 from lexintel.events.schema import stream_key
-from lexintel.services import Services, Svc
+from lexintel.services import Svc
 from lexintel.store.records import case_json, document_json
 
 __all__ = ["CaseController", "NewCase"]

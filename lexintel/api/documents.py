@@ -12,7 +12,7 @@ from lexintel.auth.access import require_case
 from lexintel.auth.users import User
 from lexintel.errors import BadRequest, Conflict, ServiceUnavailable
 from lexintel.events.schema import stream_key
-from lexintel.services import Services, Svc
+from lexintel.services import Svc
 from lexintel.store.records import document_json
 from lexintel.upload.multipart import receive_multipart
 

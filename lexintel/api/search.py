@@ -13,7 +13,7 @@ from litestar.params import Parameter
 from lexintel.auth.access import readable_filter, require_case
 from lexintel.auth.users import User
 from lexintel.errors import BadRequest
-from lexintel.services import Services, Svc
+from lexintel.services import Svc
 
 __all__ = ["fts_query", "search"]
 

@@ -15,7 +15,7 @@ from litestar.response.base import ASGIResponse
 from lexintel.errors import BadRequest, NotFound
 from lexintel.events.schema import StreamKind, stream_key
 from lexintel.events.sse import SSEResponse, SSESession, replay_is_finished
-from lexintel.services import Services, Svc
+from lexintel.services import Svc
 
 __all__ = ["stream_handlers"]
 
