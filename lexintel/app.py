@@ -33,6 +33,7 @@ from lexintel.observability.shutdown import begin_shutdown
 from lexintel.observability.wiring import instrument
 from lexintel.services import Services, provide_services
 from lexintel.settings import Settings
+from lexintel.store.lock import DataDirLock
 
 __all__ = ["create_app"]
 
@@ -45,7 +46,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        services = Services.build(settings)
+        lock = DataDirLock(settings.data_dir).acquire()  # before anything touches the database
+        try:
+            services = Services.build(settings)
+        except BaseException:
+            lock.release()
+            raise
         instrument(services)
         app.state.services = services
         app.state.auth = start_auth(settings, services.db)  # logs the auth mode (issue 6)
@@ -68,6 +74,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                     tg.cancel_scope.cancel()
         finally:
             services.db.close()
+            lock.release()
 
     app = Litestar(
         route_handlers=[CaseController, *document_handlers, search, *stream_handlers, *system_handlers,
