@@ -33,6 +33,12 @@ class LiveServer:
     def _run(self) -> None:
         asyncio.set_event_loop(self.loop)
         self.loop.run_until_complete(self.server.serve())
+        # finish what is left (anyio's process-pool shutdown task kills idle workers) and close the loop
+        pending = asyncio.all_tasks(self.loop)
+        for task in pending:
+            task.cancel()
+        self.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        self.loop.close()
 
     @property
     def url(self) -> str:

@@ -124,23 +124,30 @@ def test_case_stream_multiplexes_documents_and_stays_open(live: LiveServer) -> N
         path = live.services.settings.data_dir.parent / f"doc{n}.pdf"
         path.write_bytes(data)
         paths.append(path)
-    ids = upload(live, case_id, *paths)
+    ids = upload(live, case_id, *paths)  # several files: one batch
     done: set[str] = set()
+    batch_done = False
     seen: list[SSEEvent] = []
     pings = 0
+    deadline = time.monotonic() + 60
     with httpx.stream("GET", f"{live.url}/cases/{case_id}/stream", timeout=60) as resp:
         for item in iter_sse(resp.iter_lines()):
+            assert time.monotonic() < deadline, "case stream did not deliver every document in time"
             if isinstance(item, SSEEvent):
                 seen.append(item)
                 if item.data["stage"] == "completed":
-                    done.add(item.data["document_id"])
-            elif item == ": ping" and done == set(ids):
+                    if item.data["document_id"] is None:
+                        batch_done = True
+                    else:
+                        done.add(item.data["document_id"])
+            elif item == ": ping" and done == set(ids) and batch_done:
                 pings += 1
                 if pings == 2:
-                    break  # still open after every document finished
+                    break  # still open after every document and the batch finished
     assert done == set(ids)
     assert [e.id for e in seen] == list(range(1, len(seen) + 1))
-    assert {e.data["document_id"] for e in seen} == set(ids)
+    assert {e.data["document_id"] for e in seen} == {*ids, None}  # documents, and the batch's own events
+    assert {e.data["batch_id"] for e in seen} == {seen[0].data["batch_id"]} != {None}
     assert all(e.event == "progress" for e in seen)  # a case stream never ends on one document
 
 
