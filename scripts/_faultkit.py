@@ -1,21 +1,19 @@
 """Helpers for scripts/faults.py: PDFs built in memory, real server and Redis subprocesses, an SSE client that
-resumes like EventSource, and readers for /metrics and the durable event log. Nothing here is imported by the
-server or the tests."""
+resumes like EventSource, and readers for /metrics and the durable event log. The PDF builder, free ports, the
+/proc child scan and the private redis-server come from the test suite's helpers (tests/helpers.py,
+tests/pdfgen.py), so the suite and the tests fault-inject the same way."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import resource
-import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 import threading
 import time
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,35 +22,19 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the repository root: tests/ holds the shared process and PDF helpers
+
+# Re-exported for faults.py.
+from tests.helpers import RedisServer as RedisServer  # noqa: E402
+from tests.helpers import child_pids, free_port  # noqa: E402
+from tests.pdfgen import make_pdf, slow_pdf  # noqa: E402
+
+hanging_pdf = slow_pdf
+
 MB = 1024 * 1024
 
 
 # ---------------------------------------------------------------- PDFs built here (no corpus needed)
-def make_pdf(contents: list[bytes]) -> bytes:
-    """A valid PDF, one page per (compressed) content stream, Helvetica as F1, with a correct xref table."""
-    objects = [b"<< /Type /Catalog /Pages 2 0 R >>"]
-    page_ids = [4 + 2 * i for i in range(len(contents))]
-    kids = b" ".join(b"%d 0 R" % pid for pid in page_ids)
-    objects.append(b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, len(contents)))
-    objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
-    for i, content in enumerate(contents):
-        objects.append(b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >>"
-                       b" /Contents %d 0 R >>" % (page_ids[i] + 1))
-        data = zlib.compress(content, 6)
-        objects.append(b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(data) + data + b"\nendstream")
-    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    for off in offsets:
-        out += b"%010d 00000 n \n" % off
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
-
-
 def text_pdf(pages: int, tag: str) -> bytes:
     """``pages`` pages of contract-like text (about 40 lines each)."""
     contents = []
@@ -66,19 +48,7 @@ def text_pdf(pages: int, tag: str) -> bytes:
     return make_pdf(contents)
 
 
-def hanging_pdf(operations: int = 2_000_000) -> bytes:
-    """One page whose small compressed content stream holds millions of text operators: pdfminer works on it
-    for minutes, like the hanging files in its issue tracker."""
-    return make_pdf([b"BT /F1 1 Tf " + b"1 0 Td (x) Tj " * operations + b"ET"])
-
-
 # ---------------------------------------------------------------- processes
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def wait_until(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.1) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -87,19 +57,6 @@ def wait_until(predicate: Callable[[], Any], timeout: float, what: str, interval
             return value
         time.sleep(interval)
     raise TimeoutError(f"timed out after {timeout:g}s waiting for {what}")
-
-
-def _children(pid: int) -> list[int]:
-    kids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                kids.append(int(entry))
-    return kids
 
 
 def _status_kb(pid: int, key: str) -> int:
@@ -172,7 +129,7 @@ class Server:
         """kill -9: no shutdown code runs."""
         if self.proc is not None and self.proc.poll() is None:
             self.sample_rss()
-            workers = _children(self.proc.pid)
+            workers = child_pids(self.proc.pid)
             self.proc.kill()
             self.proc.wait(10)
             for pid in workers:  # orphaned extraction workers: a supervisor would kill the whole group
@@ -190,43 +147,6 @@ class Server:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             return self.proc.wait(10)
-
-
-class RedisServer:
-    """A private redis-server on a fixed free port (no persistence): kill it and start it again."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.port = free_port()
-        self.workdir = workdir
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> RedisServer:
-        exe = shutil.which("redis-server")
-        assert exe, "redis-server not installed"
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self.proc = subprocess.Popen([exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                                      "--appendonly", "no", "--dir", str(self.workdir)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-        def up() -> bool:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
-                    s.sendall(b"PING\r\n")
-                    return s.recv(16).startswith(b"+PONG")
-            except OSError:
-                return False
-
-        wait_until(up, 10, "redis-server")
-        return self
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
 
 
 # ---------------------------------------------------------------- HTTP and SSE

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -13,7 +11,7 @@ from litestar.testing import TestClient
 
 from lexintel.app import create_app
 from lexintel.settings import Settings
-from tests.helpers import ServerProcess, free_port, redis_server_path, wait_for
+from tests.helpers import RedisServer, ServerProcess, redis_server_path
 
 
 @pytest.fixture
@@ -65,44 +63,6 @@ def server_factory(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
 @pytest.fixture
 def server(server_factory: Callable[..., ServerProcess]) -> ServerProcess:
     return server_factory()
-
-
-class RedisServer:
-    """A private redis-server on a free loopback port (no persistence)."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.port = free_port()
-        self.workdir = workdir
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        exe = redis_server_path()
-        assert exe
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self.proc = subprocess.Popen(
-            [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.workdir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        import redis
-
-        def up() -> bool:
-            try:
-                return bool(redis.Redis(port=self.port, socket_timeout=0.5).ping())
-            except redis.RedisError:
-                return False
-
-        wait_for(up, timeout=10, what="redis-server")
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
-        time.sleep(0.05)
 
 
 @pytest.fixture

@@ -5,24 +5,8 @@ from __future__ import annotations
 import zlib
 
 
-def make_pdf(contents: list[bytes], *, compress: bool = True) -> bytes:
-    """A valid PDF with one page per content stream (Helvetica as F1), with a correct xref table."""
-    objects: list[bytes] = []
-    n_pages = len(contents)
-    page_ids = [4 + 2 * i for i in range(n_pages)]
-    objects.append(b"<< /Type /Catalog /Pages 2 0 R >>")
-    kids = b" ".join(b"%d 0 R" % pid for pid in page_ids)
-    objects.append(b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, n_pages))
-    objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
-    for i, content in enumerate(contents):
-        content_id = page_ids[i] + 1
-        objects.append(
-            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >>"
-            b" /Contents %d 0 R >>" % content_id
-        )
-        data = zlib.compress(content, 9) if compress else content
-        flt = b" /Filter /FlateDecode" if compress else b""
-        objects.append(b"<< /Length %d%s >>\nstream\n" % (len(data), flt) + data + b"\nendstream")
+def _assemble(objects: list[bytes]) -> bytes:
+    """Number the objects 1..n, write them with a correct xref table and trailer (object 1 is the catalog)."""
     out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
     offsets = []
     for number, body in enumerate(objects, start=1):
@@ -34,6 +18,35 @@ def make_pdf(contents: list[bytes], *, compress: bool = True) -> bytes:
         out += b"%010d 00000 n \n" % off
     out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
     return bytes(out)
+
+
+def _stream(data: bytes, *, flate: bool) -> bytes:
+    flt = b" /Filter /FlateDecode" if flate else b""
+    return b"<< /Length %d%s >>\nstream\n" % (len(data), flt) + data + b"\nendstream"
+
+
+def _pages(streams: list[bytes]) -> list[bytes]:
+    """Catalog, page tree, Helvetica as F1, then a page and its (already encoded) content stream per entry."""
+    page_ids = [4 + 2 * i for i in range(len(streams))]
+    kids = b" ".join(b"%d 0 R" % pid for pid in page_ids)
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, len(streams)),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    for page_id, stream in zip(page_ids, streams, strict=True):
+        objects.append(
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >>"
+            b" /Contents %d 0 R >>" % (page_id + 1)
+        )
+        objects.append(stream)
+    return objects
+
+
+def make_pdf(contents: list[bytes], *, compress: bool = True) -> bytes:
+    """A valid PDF with one page per content stream (Helvetica as F1), with a correct xref table."""
+    streams = [_stream(zlib.compress(c, 9) if compress else c, flate=compress) for c in contents]
+    return _assemble(_pages(streams))
 
 
 def text_page(*lines: str) -> bytes:
@@ -57,28 +70,4 @@ def bomb_pdf(inflated_mb: int = 1024) -> bytes:
     compressor = zlib.compressobj(9)
     block = b" " * (1024 * 1024)
     data = b"".join(compressor.compress(block) for _ in range(inflated_mb)) + compressor.flush()
-    pdf = make_pdf([b"PLACEHOLDER"], compress=False)
-    # swap the placeholder stream for the pre-compressed bomb, keeping offsets right by rebuilding
-    return _with_raw_stream(pdf, data)
-
-
-def _with_raw_stream(_: bytes, data: bytes) -> bytes:
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [4 0 R] /Count 1 >>",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >>"
-        b" /Contents 5 0 R >>",
-        b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(data) + data + b"\nendstream",
-    ]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    for off in offsets:
-        out += b"%010d 00000 n \n" % off
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
+    return _assemble(_pages([_stream(data, flate=True)]))

@@ -11,7 +11,7 @@ from typing import Any
 import pypdf
 from litestar.testing import TestClient
 
-from tests.helpers import corpus, wait_for
+from tests.helpers import child_pids, corpus, wait_for
 from tests.pdfgen import bomb_pdf, make_pdf, slow_pdf, text_page
 from tests.test_ingest import new_case, upload, wait_terminal
 
@@ -115,25 +115,12 @@ def test_decompression_bomb_hits_the_worker_memory_limit(make_client: Any) -> No
     assert_healthy_and_working(client, case_id)
 
 
-def _children(pid: int) -> list[int]:
-    kids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                kids.append(int(entry))
-    return kids
-
-
 def test_a_crashing_worker_fails_only_its_own_document(make_client: Any) -> None:
     client = make_client(extraction_workers=1, document_timeout=120)
     case_id = new_case(client)
     slow = upload(client, case_id, ("slow.pdf", slow_pdf(2_000_000)))["document_ids"][0]
     wait_for(lambda: client.get(f"/documents/{slow}/status").json()["stage"] == "extracting", what="extracting")
-    workers = wait_for(lambda: _children(os.getpid()), what="an extraction worker process")
+    workers = wait_for(lambda: child_pids(os.getpid()), what="an extraction worker process")
     for pid in workers:
         os.kill(pid, signal.SIGKILL)
     status = wait_terminal(client, slow)

@@ -19,24 +19,14 @@ from lexintel.upload.multipart import receive_multipart
 __all__ = ["document_handlers"]
 
 
+_STATUS_FIELDS = ("case_id", "batch_id", "filename", "status", "stage", "progress", "pages_total", "pages_done",
+                  "chunks", "message", "error_code", "error_message", "run")
+
+
 def _status_json(row: sqlite3.Row) -> dict[str, Any]:
-    return {
-        "document_id": row["id"],
-        "case_id": row["case_id"],
-        "batch_id": row["batch_id"],
-        "filename": row["filename"],
-        "status": row["status"],
-        "stage": row["stage"],
-        "step": row["stage"],
-        "progress": row["progress"],
-        "pages_total": row["pages_total"],
-        "pages_done": row["pages_done"],
-        "chunks": row["chunks"],
-        "message": row["message"],
-        "error_code": row["error_code"],
-        "error_message": row["error_message"],
-        "run": row["run"],
-    }
+    """The polling view: the document's progress fields, named like a ProgressEvent (``document_id``, ``step``)."""
+    doc = document_json(row)
+    return {"document_id": doc["id"], "step": doc["stage"], **{key: doc[key] for key in _STATUS_FIELDS}}
 
 
 async def _receive(svc: Svc, request: Request[Any, Any, Any]) -> Any:
