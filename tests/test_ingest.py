@@ -63,6 +63,10 @@ def test_pdf_upload_to_indexed_with_page_counts_text_and_search(client: TestClie
     hits = client.get("/search", params={"q": "population", "case_id": case_id}).json()["hits"]
     assert [(h["document_id"], h["page"]) for h in hits] == [(paper_id, 3)]
     assert "population" in hits[0]["snippet"].lower() and "<mark>" in hits[0]["snippet_html"]
+    # the PDF sets "Official" with an ffi ligature glyph: text is NFKC-normalised, so the plain word finds it
+    assert "Official" in pages[3] and "\ufb03" not in pages[3]
+    hits = client.get("/search", params={"q": "official", "case_id": case_id}).json()["hits"]
+    assert [(h["document_id"], h["page"]) for h in hits] == [(paper_id, 3)]
     assert hits[0]["score"] > 0
 
 

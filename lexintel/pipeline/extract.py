@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import os
 import time
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -34,6 +35,13 @@ def _apply_memory_limit(memory_mb: int) -> None:
     limit = memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     _memory_limit_applied = memory_mb
+
+
+def _searchable(text: str) -> str:
+    """NFKC: PDF fonts often encode ligatures ("ﬁ", "ﬃ") and full-width forms as single characters, which the
+    full-text tokenizer keeps as-is, so "official" would not match "oﬃcial". Normalised once here, the stored
+    page text, the passages and the snippets all agree."""
+    return unicodedata.normalize("NFKC", text)
 
 
 def _laparams(boxes_flow: float | None) -> Any:
@@ -132,7 +140,7 @@ def _pdf_step(path: str, start: int, budget_s: float, boxes_flow: float | None) 
         cur.out.truncate()
         try:
             cur.interpreter.process_page(page)
-            text = cur.out.getvalue().rstrip("\f")  # TextConverter ends each page with a form feed
+            text = _searchable(cur.out.getvalue().rstrip("\f"))  # TextConverter ends pages with a form feed
         except MemoryError:
             raise
         except Exception as exc:  # one bad page does not lose the others
@@ -168,7 +176,7 @@ def _text_step(path: str) -> ExtractStep:
         text = decode_text(data)
     except TextDecodeError as exc:
         return {"pages": [], "total": 0, "next": None, "error": ("undecodable_text", f"Cannot read text: {exc}.")}
-    parts = text.replace("\r\n", "\n").split("\f")
+    parts = _searchable(text).replace("\r\n", "\n").split("\f")
     pages = [(i + 1, part) for i, part in enumerate(parts)]
     return {"pages": pages, "total": len(pages), "next": None, "error": None}
 
