@@ -114,7 +114,8 @@ def test_upload_on_a_stream_live_from_b_same_ids_and_resume(
     from_b = live_b.result()
     from_a = read_stream(a.url + doc_path)  # A's own full replay after the fact
     assert from_b[-1].event == "complete" and from_b[-1].data["status"] == "completed"  # type: ignore[index]
-    assert len(from_b) > 20  # page progress in steps
+    extracting = [e for e in from_b if e.data["stage"] == "extracting"]  # type: ignore[index]
+    assert len(extracting) >= 3  # page progress in steps (how many depends on the machine's speed)
     # every event, in order, under the same ids and with the same JSON as on the origin
     assert [(e.id, e.event, e.raw) for e in from_b] == [(e.id, e.event, e.raw) for e in from_a]
     assert [e.id for e in from_b] == list(range(1, len(from_b) + 1))
