@@ -13,7 +13,6 @@ Subscribe/unsubscribe are synchronous too: Litestar runs SSE cleanup inside a ca
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 from dataclasses import dataclass
 
 from lexintel.events.schema import Frame
@@ -31,17 +30,26 @@ class BroadcasterStats:
     dropped_lagging: int = 0
 
 
+_TIMED_OUT = object()
+
+
+def _expire(waiter: asyncio.Future[object]) -> None:
+    if not waiter.done():
+        waiter.set_result(_TIMED_OUT)
+
+
 class Subscription:
     """One client's view of one stream: a bounded queue of frames and a wake-up flag."""
 
-    __slots__ = ("_frames", "_stats", "_wakeup", "closed_reason", "max_frames", "stream")
+    __slots__ = ("_frames", "_stats", "_waiter", "closed_reason", "max_frames", "stream")
 
     def __init__(self, stream: str, max_frames: int, stats: BroadcasterStats) -> None:
         self.stream = stream
         self.max_frames = max_frames
         self.closed_reason: str | None = None
-        self._frames: deque[Frame] = deque()
-        self._wakeup = asyncio.Event()
+        self._frames: list[Frame] = []  # drained whole, never popped from the left: a list is smallest
+        # A future exists only while the reader waits: cheaper than an asyncio.Event per idle client.
+        self._waiter: asyncio.Future[object] | None = None
         self._stats = stats
 
     def __len__(self) -> int:
@@ -59,7 +67,7 @@ class Subscription:
             self.close("lagging")
             return
         frames.append(frame)
-        self._wakeup.set()
+        self._wake()
 
     def _coalesce(self, incoming: Frame) -> bool:
         """Drop the oldest queued non-terminal frame of the same subject (the client will see the newer state
@@ -76,19 +84,27 @@ class Subscription:
         """Stop accepting frames and wake the reader so it can end the stream."""
         if self.closed_reason is None:
             self.closed_reason = reason
-        self._wakeup.set()
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     async def next_batch(self, wait_seconds: float) -> list[Frame] | None:
         """All queued frames (possibly empty if closed); None if ``wait_seconds`` passed with nothing new."""
         if not self._frames and self.closed_reason is None:
-            self._wakeup.clear()
+            loop = asyncio.get_running_loop()
+            waiter = self._waiter = loop.create_future()
+            timer = loop.call_later(wait_seconds, _expire, waiter)  # lighter than asyncio.timeout()
             try:
-                async with asyncio.timeout(wait_seconds):  # no extra task per wait, unlike wait_for
-                    await self._wakeup.wait()
-            except TimeoutError:
+                await waiter
+            finally:
+                timer.cancel()
+                self._waiter = None
+            if waiter.result() is _TIMED_OUT:
                 return None
-        batch = list(self._frames)
-        self._frames.clear()
+        batch, self._frames = self._frames, []
         self._stats.delivered += len(batch)
         return batch
 
