@@ -132,6 +132,36 @@ def cpu_seconds(pid: int) -> tuple[float, float]:
     return own, kids
 
 
+class SSEFrames:
+    """Cheap SSE splitting for raw-socket benchmark clients: checks the HTTP status line once, then hands back
+    only complete frames (up to the last blank line) and keeps the partial tail for the next read."""
+
+    __slots__ = ("buf", "head")
+
+    def __init__(self) -> None:
+        self.buf = b""
+        self.head = False
+
+    def feed(self, data: bytes) -> bytes | None:
+        """Complete frames so far (``b""`` if none yet), or None if the response is not ``200``."""
+        buf = self.buf + data
+        if not self.head:
+            head_end = buf.find(b"\r\n\r\n")
+            if head_end < 0:
+                self.buf = buf
+                return b""
+            if not buf.startswith(b"HTTP/1.1 200"):
+                return None
+            self.head = True
+            buf = buf[head_end + 4 :]
+        end = buf.rfind(b"\n\n")
+        if end < 0:
+            self.buf = buf
+            return b""
+        complete, self.buf = buf[: end + 2], buf[end + 2 :]
+        return complete
+
+
 def http_json(method: str, url: str, body: Any = None, timeout: float = 30.0) -> Any:
     """A small JSON request with the standard library (benchmarks avoid client libraries on hot paths)."""
     data = None if body is None else json.dumps(body).encode()

@@ -35,7 +35,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scripts._benchlib import Server, free_port, http_json, load_line, percentile, raise_nofile
+from scripts._benchlib import Server, SSEFrames, free_port, http_json, load_line, percentile, raise_nofile
 
 TS_KEY = b'"timestamp":"'
 _ts_cache: dict[bytes, float] = {}
@@ -115,8 +115,7 @@ class Client(asyncio.Protocol):
 
     def __init__(self, request: bytes, sink: dict[str, list[float]], state: dict[str, str]) -> None:
         self.request, self.sink, self.state = request, sink, state
-        self.buf = b""
-        self.head = False
+        self.frames = SSEFrames()
         self.count = 0
         self.done = asyncio.get_running_loop().create_future()
         self.ready = asyncio.get_running_loop().create_future()
@@ -126,22 +125,12 @@ class Client(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         now = time.time()
-        buf = self.buf + data
-        if not self.head:
-            end = buf.find(b"\r\n\r\n")
-            if end < 0:
-                self.buf = buf
-                return
-            if not buf.startswith(b"HTTP/1.1 200"):
-                self._end(False)
-                return
-            self.head = True
-            buf = buf[end + 4:]
-        end = buf.rfind(b"\n\n")
-        if end < 0:
-            self.buf = buf
+        complete = self.frames.feed(data)
+        if complete is None:
+            self._end(False)
             return
-        complete, self.buf = buf[: end + 2], buf[end + 2:]
+        if not complete:
+            return
         if not self.ready.done():
             self.ready.set_result(True)
         lat = self.sink[self.state["phase"]]

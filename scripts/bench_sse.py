@@ -35,7 +35,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scripts._benchlib import Server, corpus_pdfs, load_line, percentile, raise_nofile, rss_kb
+from scripts._benchlib import Server, SSEFrames, corpus_pdfs, load_line, percentile, raise_nofile, rss_kb
 
 TS_KEY = b'"timestamp":"'
 _ts_cache: dict[bytes, float] = {}
@@ -62,12 +62,11 @@ class SSEClient(asyncio.Protocol):
     """One SSE connection: sends the request, splits frames, records ids and latencies. Nothing else."""
 
     __slots__ = (
-        "buf",
         "case",
         "closed",
         "connected",
         "count",
-        "head",
+        "frames",
         "last_id",
         "ready",
         "recorder",
@@ -79,8 +78,7 @@ class SSEClient(asyncio.Protocol):
         self.request = request
         self.case = case
         self.recorder = recorder
-        self.buf = b""
-        self.head = False
+        self.frames = SSEFrames()
         self.connected = False
         self.closed = False
         self.count = 0
@@ -94,22 +92,12 @@ class SSEClient(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         now = time.time()
-        buf = self.buf + data
-        if not self.head:
-            head_end = buf.find(b"\r\n\r\n")
-            if head_end < 0:
-                self.buf = buf
-                return
-            if not buf.startswith(b"HTTP/1.1 200"):
-                self._finish(False)
-                return
-            self.head = True
-            buf = buf[head_end + 4 :]
-        end = buf.rfind(b"\n\n")
-        if end < 0:
-            self.buf = buf
+        complete = self.frames.feed(data)
+        if complete is None:
+            self._finish(False)
             return
-        complete, self.buf = buf[: end + 2], buf[end + 2 :]
+        if not complete:
+            return
         if not self.connected and b"retry:" in complete:
             self.connected = True
             if not self.ready.done():
