@@ -28,6 +28,7 @@ from lexintel.api.web import web_handlers
 from lexintel.auth.guard import auth_guard, provide_caller
 from lexintel.auth.service import start_auth
 from lexintel.errors import AppError, app_error_handler, is_disk_full, storage_error_handler
+from lexintel.events.sse import SSEHandoff
 from lexintel.observability.middleware import RequestLogMiddleware
 from lexintel.observability.shutdown import begin_shutdown
 from lexintel.observability.wiring import instrument
@@ -89,7 +90,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(title="LexIntel", version=__version__, path="/schema"),
     )
-    app.asgi_handler = RequestLogMiddleware(app.asgi_handler)  # outermost: also sees unrouted 404s
+    # outermost: request log (also sees unrouted 404s); then the SSE handoff (streams outside Litestar's stack)
+    app.asgi_handler = RequestLogMiddleware(SSEHandoff(app.asgi_handler))
     return app
 
 
