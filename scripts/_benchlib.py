@@ -18,6 +18,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +131,19 @@ def cpu_seconds(pid: int) -> tuple[float, float]:
         kids += _cpu_s(child)
         stack.extend(_children(child))
     return own, kids
+
+
+TS_KEY = b'"timestamp":"'
+_ts_cache: dict[bytes, float] = {}
+
+
+def event_epoch(raw: bytes) -> float:
+    """An event's ``timestamp`` -> epoch seconds; parsed once per event, shared by every client receiving it."""
+    value = _ts_cache.get(raw)
+    if value is None:
+        value = datetime.fromisoformat(raw.decode()).timestamp()
+        _ts_cache[raw] = value
+    return value
 
 
 class SSEFrames:

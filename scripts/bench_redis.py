@@ -30,23 +30,21 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scripts._benchlib import Server, SSEFrames, free_port, http_json, load_line, percentile, raise_nofile
-
-TS_KEY = b'"timestamp":"'
-_ts_cache: dict[bytes, float] = {}
-
-
-def _epoch(raw: bytes) -> float:
-    value = _ts_cache.get(raw)
-    if value is None:
-        value = datetime.fromisoformat(raw.decode()).timestamp()
-        _ts_cache[raw] = value
-    return value
+from scripts._benchlib import (
+    TS_KEY,
+    Server,
+    SSEFrames,
+    event_epoch,
+    free_port,
+    http_json,
+    load_line,
+    percentile,
+    raise_nofile,
+)
 
 
 # ---------------------------------------------------------------- origin (instance A), in a subprocess
@@ -141,7 +139,7 @@ class Client(asyncio.Protocol):
             ts = frame.find(TS_KEY)
             if ts >= 0:
                 start = ts + len(TS_KEY)
-                lat.append(now - _epoch(frame[start: frame.index(b'"', start)]))
+                lat.append(now - event_epoch(frame[start: frame.index(b'"', start)]))
             if b"event: complete" in frame:
                 self._end(True)
 

@@ -28,26 +28,23 @@ import gc
 import sys
 import threading
 import time
-from datetime import datetime
 from pathlib import Path
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scripts._benchlib import Server, SSEFrames, corpus_pdfs, load_line, percentile, raise_nofile, rss_kb
-
-TS_KEY = b'"timestamp":"'
-_ts_cache: dict[bytes, float] = {}
-
-
-def _epoch(raw: bytes) -> float:
-    """Event timestamp -> epoch seconds; one parse per event, shared by all clients that receive it."""
-    value = _ts_cache.get(raw)
-    if value is None:
-        value = datetime.fromisoformat(raw.decode()).timestamp()
-        _ts_cache[raw] = value
-    return value
+from scripts._benchlib import (
+    TS_KEY,
+    Server,
+    SSEFrames,
+    corpus_pdfs,
+    event_epoch,
+    load_line,
+    percentile,
+    raise_nofile,
+    rss_kb,
+)
 
 
 class Recorder:
@@ -114,7 +111,7 @@ class SSEClient(asyncio.Protocol):
             ts = frame.find(TS_KEY)
             if ts >= 0:
                 start = ts + len(TS_KEY)
-                lat.append(now - _epoch(frame[start : frame.index(b'"', start)]))
+                lat.append(now - event_epoch(frame[start : frame.index(b'"', start)]))
 
     def _finish(self, ok: bool) -> None:
         if not self.ready.done():

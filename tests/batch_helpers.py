@@ -10,6 +10,7 @@ from typing import Any
 from litestar.testing import TestClient
 
 from tests.helpers import SSEEvent, iter_sse, wait_for
+from tests.test_ingest import new_case as new_case  # one helper for every test module
 
 
 def make_zip(entries: list[tuple[str, bytes]], compression: int = zipfile.ZIP_DEFLATED) -> bytes:
@@ -21,12 +22,6 @@ def make_zip(entries: list[tuple[str, bytes]], compression: int = zipfile.ZIP_DE
             for name, data in entries:
                 zf.writestr(zipfile.ZipInfo(name) if name.endswith("/") else name, data)
     return buf.getvalue()
-
-
-def new_case(client: TestClient) -> str:  # type: ignore[type-arg]
-    resp = client.post("/cases", json={"name": "Batch case"})
-    assert resp.status_code == 201, resp.text
-    return str(resp.json()["id"])
 
 
 def wait_batch(client: TestClient, batch_id: str, timeout: float = 120) -> dict[str, Any]:  # type: ignore[type-arg]
