@@ -18,7 +18,7 @@ from typing import Any
 from lexintel.clock import utc_now_iso
 from lexintel.events.broadcaster import Broadcaster
 from lexintel.events.log import EventLog
-from lexintel.events.schema import Frame, encode_frame, encode_json, stream_key
+from lexintel.events.schema import Frame, encode_frame, encode_json, stream_key, with_id
 from lexintel.store.db import Database
 
 __all__ = ["EmittedEvent", "Emitter", "IngestedEvent"]
@@ -128,12 +128,13 @@ class Emitter:
 
         ids: dict[str, int] = {}
         frames: list[tuple[str, Frame]] = []
+        body_json = encode_json(body)  # once: the streams' copies differ only by id
         with self._db.transaction() as conn:
             if write is not None:
                 write(conn)
             for stream, stream_run, name in targets:
                 event_id = self._log.reserve(stream)
-                data_json = encode_json({"id": event_id, **body})
+                data_json = with_id(event_id, body_json)
                 self._log.append(conn, stream, event_id, stream_run, name, data_json)
                 payload = encode_frame(event_id, name, data_json)
                 ids[stream] = event_id
