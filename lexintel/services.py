@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 
 from litestar.datastructures import State
@@ -38,7 +37,6 @@ class Services:
     emitter: Emitter
     pipeline: Pipeline
     intake: Intake
-    started_at: float = field(default_factory=time.time)
     accepting_uploads: bool = True
     batches: BatchTracker = field(init=False)  # multi-file/ZIP/chunked batches and their progress (issue 4)
     uploads: UploadSessions = field(init=False)  # resumable chunked uploads (issue 4)
