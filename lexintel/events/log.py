@@ -79,14 +79,9 @@ class EventLog:
         )
         return StoredEvent(stream, row[0], row[1], row[2], row[3]) if row else None
 
-    def current_run_start(self, stream: str) -> int:
-        """The id just before the first event of the newest run (what a client without a cursor replays)."""
-        latest = self.latest(stream)
-        if latest is None:
-            return 0
-        row = self._db.query_one(
-            "SELECT MIN(id) FROM events WHERE stream = ? AND run = ?", (stream, latest.run)
-        )
+    def run_start(self, stream: str, run: int) -> int:
+        """The id just before the first event of ``run`` (what a client without a cursor replays from)."""
+        row = self._db.query_one("SELECT MIN(id) FROM events WHERE stream = ? AND run = ?", (stream, run))
         return int(row[0]) - 1 if row and row[0] is not None else 0
 
     def first_id(self, stream: str) -> int:

@@ -92,11 +92,11 @@ class SSESession:
 
     def _start_cursor(self) -> tuple[int, bytes]:
         """Where replay starts, plus a ``reset`` frame when the client's cursor is not in the log."""
-        if self.last_event_id is None:
-            return self.log.current_run_start(self.stream), b""
-        latest = self.log.latest(self.stream)
+        latest = self.log.latest(self.stream)  # read once: it decides both the run and a reset
         if latest is None:
             return 0, b""
+        if self.last_event_id is None:
+            return self.log.run_start(self.stream, latest.run), b""
         first = self.log.first_id(self.stream)
         if self.last_event_id > latest.id or self.last_event_id < first - 1:
             # The cursor is from a log we no longer have (pruned, or another database): send the current
