@@ -112,6 +112,19 @@ def _update_document(document_id: str, **values: Any) -> Callable[[sqlite3.Conne
     return write
 
 
+def _then(
+    first: Callable[[sqlite3.Connection], None] | None, second: Callable[[sqlite3.Connection], None]
+) -> Callable[[sqlite3.Connection], None]:
+    if first is None:
+        return second
+
+    def both(conn: sqlite3.Connection) -> None:
+        first(conn)
+        second(conn)
+
+    return both
+
+
 class Pipeline:
     """Owns the queue, the worker tasks and the extraction limiter."""
 
@@ -254,7 +267,9 @@ class Pipeline:
         return _Run(row=row, run=row["run"], started=time.monotonic())
 
     def _emit(self, r: _Run, stage: str, message: str, *, stage_progress: float = 0.0, items_total: int = 0,
-              items_done: int = 0, **row_values: Any) -> None:
+              items_done: int = 0, also: Callable[[sqlite3.Connection], None] | None = None,
+              **row_values: Any) -> None:
+        """One event about ``r``; its document row gets ``row_values`` (and ``also`` runs) in the same commit."""
         status = {"completed": "completed", "failed": "failed"}.get(stage, "processing")
         error = None
         if stage == "failed":
@@ -276,7 +291,7 @@ class Pipeline:
             error=error,
             filename=r.filename,
             terminal=status != "processing",
-            write=_update_document(r.id, stage=stage, progress=r.progress, message=message, **row_values),
+            write=_then(also, _update_document(r.id, stage=stage, progress=r.progress, message=message, **row_values)),
         )
         r.last_emit = time.monotonic()
 
@@ -395,24 +410,18 @@ class Pipeline:
         r.advance(EXTRACT_SHARE * share)
         message = f"Extracting page {r.pages_done}/{total} from {r.filename}"
         rows = [(r.id, number, text) for number, text in new_pages]
-        update = _update_document(r.id, pages_done=r.pages_done, pages_total=total, progress=r.progress,
-                                  message=message)
 
-        def write(conn: sqlite3.Connection) -> None:
+        def store_pages(conn: sqlite3.Connection) -> None:
             conn.executemany("INSERT OR REPLACE INTO pages (document_id, page, text) VALUES (?, ?, ?)", rows)
-            update(conn)
 
+        counts = {"pages_done": r.pages_done, "pages_total": total}
         if not final and time.monotonic() - r.last_emit < self.settings.progress_interval:
             with self.db.transaction() as conn:  # throttled: store the pages, skip the event
-                write(conn)
+                store_pages(conn)
+                _update_document(r.id, progress=r.progress, message=message, **counts)(conn)
             return
-        self.emitter.emit(
-            case_id=r.row["case_id"], document_id=r.id, batch_id=r.row["batch_id"], run=r.run,
-            status="processing", stage="extracting", progress=r.progress, stage_progress=100 * share,
-            items_total=total, items_done=r.pages_done, message=message,
-            elapsed_seconds=time.monotonic() - r.started, eta_seconds=r.eta(), filename=r.filename, write=write,
-        )
-        r.last_emit = time.monotonic()
+        self._emit(r, "extracting", message, stage_progress=100 * share, items_total=total, items_done=r.pages_done,
+                   also=store_pages, **counts)
 
     async def _index(self, r: _Run, chunks: list[tuple[int, str]]) -> None:
         total = len(chunks)
