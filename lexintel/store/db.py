@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import anyio.to_thread
 
-from lexintel.store.schema import SCHEMA, SCHEMA_VERSION
+from lexintel.store.migrations import MIGRATIONS, migrate
 
 __all__ = ["Database"]
 
@@ -34,7 +34,11 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 
 class Database:
-    """The embedded database. ``write``/``query`` run on the caller's thread; ``read`` in a worker thread."""
+    """The embedded database. ``write``/``query`` run on the caller's thread; ``read`` in a worker thread.
+
+    Opening it brings the schema up to date (:mod:`lexintel.store.migrations`) or raises
+    :class:`~lexintel.store.migrations.SchemaTooNew` for a file written by a newer LexIntel.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -43,8 +47,11 @@ class Database:
         mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if str(mode).lower() != "wal":
             raise RuntimeError(f"SQLite refused WAL mode for {path} (got {mode})")
-        self._conn.executescript(SCHEMA)
-        self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        try:
+            migrate(self._conn, MIGRATIONS)  # each missing migration in its own transaction; refuses a newer file
+        except BaseException:
+            self._conn.close()
+            raise
 
     @property
     def conn(self) -> sqlite3.Connection:
