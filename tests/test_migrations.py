@@ -235,6 +235,22 @@ def test_a_python_migration_failing_halfway_rolls_back_fts_tables_triggers_and_r
         conn.close()
 
 
+def test_a_full_database_mid_migration_leaves_the_previous_version(v1: V1Data) -> None:
+    before = snapshot(v1.db_path)
+    fill = Migration(2, "big table", "CREATE TABLE big (b BLOB); "
+                     "INSERT INTO big SELECT randomblob(100000) FROM chunks, chunks, chunks, chunks;")
+    conn = connect(v1.db_path)
+    try:
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+        conn.execute(f"PRAGMA max_page_count = {pages + 20}")  # SQLite's own limit: SQLITE_FULL past it
+        with pytest.raises(MigrationFailed, match="database or disk is full. Nothing was changed"):
+            migrate(conn, [*MIGRATIONS, fill])
+        assert not conn.in_transaction
+    finally:
+        conn.close()
+    assert snapshot(v1.db_path) == before
+
+
 CRASH = """
 import os, sqlite3, sys
 from lexintel.store.migrations import MIGRATIONS, Migration, migrate

@@ -145,11 +145,11 @@ def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration]) -> int:
             if not conn.in_transaction:
                 raise _EndedTransaction("the step ended the transaction itself")
             conn.execute(f"PRAGMA user_version = {migration.version}")
+            conn.execute("COMMIT")  # inside the try: a commit that fails (disk full) is rolled back and reported
         except BaseException as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             if migration is not None and isinstance(exc, Exception):
                 raise MigrationFailed(_database_file(conn), migration, exc) from exc
             raise
-        conn.execute("COMMIT")
         log.info("database upgraded from version %d to %d (%s)", version, migration.version, migration.name)
