@@ -45,13 +45,14 @@ def _directory(tail: bytes, tail_start: int) -> tuple[int, int] | None:
     at = tail.rfind(b"PK\x05\x06")
     if at < 0 or len(tail) - at < _END.size:
         return None
-    _, _, _, _, entries, length, offset, _ = _END.unpack_from(tail, at)
+    length = _END.unpack_from(tail, at)[5]
     end_at = at
-    if 0xFFFFFFFF in (length, offset) or entries == 0xFFFF:
-        # The ZIP64 end record sits just before its locator, which sits just before the end record.
-        loc = at - _END64_LOCATOR.size
+    # A ZIP64 end record, when there is one, sits just before its locator, which sits just before the end
+    # record; writers add it for large archives even when the classic fields do not overflow.
+    loc = at - _END64_LOCATOR.size
+    if loc >= 0 and tail[loc : loc + 4] == b"PK\x06\x07":
         end64 = loc - _END64.size
-        if end64 < 0 or tail[loc : loc + 4] != b"PK\x06\x07" or tail[end64 : end64 + 4] != b"PK\x06\x06":
+        if end64 < 0 or tail[end64 : end64 + 4] != b"PK\x06\x06":
             return None
         length = _END64.unpack_from(tail, end64)[8]
         end_at = end64
