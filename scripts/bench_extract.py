@@ -44,7 +44,7 @@ def _raw_one(path: str, boxes_flow: float | None) -> int:
     import logging
 
     logging.disable(logging.WARNING)  # pdfminer's font warnings would dominate the output
-    from lexintel.pipeline.extract import pdf_text_whole
+    from lexintel.formats.pdf import pdf_text_whole
 
     try:
         return pdf_text_whole(path, boxes_flow)

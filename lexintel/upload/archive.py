@@ -13,8 +13,9 @@ Verdicts:
   or a NUL byte (a crafted archive: nothing in it is trusted), an archive Python cannot read;
 * skipped (listed in the batch log with a reason; the rest go through): directories, duplicate names
   (the first one wins), encrypted entries, empty files, nested archives (a ZIP inside the ZIP is not
-  unpacked: one level only, which rules out recursive bombs), and types other than PDF or text (judged by
-  content, not by name).
+  unpacked: one level only, which rules out recursive bombs), types LexIntel knows but cannot read yet
+  (a Word file is a document, not an archive to open) and types it does not know. Types are decided by the
+  format registry (:mod:`lexintel.formats`) from each entry's content once it is on disk, never by name.
 
 Runs in a worker thread: pure, blocking, no database. The caller turns results into documents.
 """
@@ -29,9 +30,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lexintel import formats
 from lexintel.clock import new_id
 from lexintel.upload.multipart import sanitize_filename
-from lexintel.upload.sniff import Kind, sniff
 
 __all__ = [
     "ArchiveRefused",
@@ -86,7 +87,7 @@ class Extracted:
     size: int
     sha256: str
     head: bytes
-    kind: Kind
+    kind: str  # a readable document format's kind (lexintel.formats)
 
 
 @dataclass
@@ -241,9 +242,6 @@ def _extract_one(
                     )
                 if len(head) < HEAD:
                     head += block[: HEAD - len(head)]
-                    if sniff(head[:4]) == "zip":  # don't spend the byte budget on an archive we won't open
-                        target.unlink(missing_ok=True)
-                        return _nested(info), total
                 digest.update(block)
                 out.write(block)
                 if stop is not None and stop.is_set():
@@ -257,17 +255,23 @@ def _extract_one(
     except BaseException:
         target.unlink(missing_ok=True)
         raise
-    kind_found = sniff(head)
-    skip: Skipped | None = None
-    if size == 0:
-        skip = Skipped(info.filename, "empty_file", "empty")
-    elif kind_found == "zip":
-        skip = _nested(info)
-    elif kind_found is None:
-        skip = Skipped(info.filename, "unsupported_type", "not a PDF or plain-text file (judged by its content)")
-    if skip is not None or kind_found is None:
+    verdict = _verdict(info, size, formats.detect(head, target))  # on disk: Word is told from ZIP by its entries
+    if isinstance(verdict, Skipped):
         target.unlink(missing_ok=True)
-        return skip or Skipped(info.filename, "unsupported_type", "unsupported type"), total
+        return verdict, total
     extracted = Extracted(info.filename, sanitize_filename(info.filename), target, size, digest.hexdigest(), head,
-                          kind_found)
+                          verdict.kind)
     return extracted, total
+
+
+def _verdict(info: zipfile.ZipInfo, size: int, found: formats.Format | None) -> formats.Format | Skipped:
+    """The format of an unpacked entry that becomes a document, or why it does not."""
+    if size == 0:
+        return Skipped(info.filename, "empty_file", "empty")
+    if found is None:
+        return Skipped(info.filename, "unsupported_type", formats.not_recognised())
+    if found.container:
+        return _nested(info)
+    if not found.readable:
+        return Skipped(info.filename, "unsupported_type", found.not_readable_yet)
+    return found

@@ -10,6 +10,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from lexintel import formats
 from lexintel.clock import new_id, utc_now_iso
 from lexintel.errors import BadRequest, UnsupportedType
 from lexintel.events.emitter import Emitter
@@ -17,7 +18,6 @@ from lexintel.pipeline.runner import Pipeline
 from lexintel.store.files import FileStore, IncomingFile
 from lexintel.store.records import Records
 from lexintel.upload.multipart import Received
-from lexintel.upload.sniff import sniff
 
 if TYPE_CHECKING:
     from lexintel.batches import BatchTracker
@@ -39,18 +39,10 @@ class NewDocument:
 
 
 def judge(filename: str, incoming: IncomingFile) -> NewDocument:
-    """Decide by content whether a file can be processed."""
-    kind = sniff(incoming.head)
-    doc = NewDocument(filename, incoming, incoming.size, incoming.sha256, kind or "unknown")
-    if incoming.size == 0:
-        doc.problem = ("empty_file", f"{filename} is empty.")
-    elif kind is None:
-        doc.problem = (
-            "unsupported_type",
-            f"{filename} is not a PDF or plain-text file (judged by its content, not its name).",
-        )
-    elif kind == "zip":
-        doc.problem = ("unsupported_type", f"{filename} is a ZIP archive; upload it on its own to unpack it.")
+    """Decide by content (the format registry) whether a file can be processed."""
+    found = formats.detect(incoming.head, incoming.path)
+    doc = NewDocument(filename, incoming, incoming.size, incoming.sha256, found.kind if found else "unknown")
+    doc.problem = formats.refusal(filename, incoming.size, found)
     return doc
 
 
