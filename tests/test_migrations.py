@@ -243,7 +243,7 @@ def test_a_full_database_mid_migration_leaves_the_previous_version(v1: V1Data) -
     try:
         pages = conn.execute("PRAGMA page_count").fetchone()[0]
         conn.execute(f"PRAGMA max_page_count = {pages + 20}")  # SQLite's own limit: SQLITE_FULL past it
-        with pytest.raises(MigrationFailed, match="database or disk is full. Nothing was changed"):
+        with pytest.raises(MigrationFailed, match=r"database or disk is full\. Nothing was changed"):
             migrate(conn, [*MIGRATIONS, fill])
         assert not conn.in_transaction
     finally:
