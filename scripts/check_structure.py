@@ -14,10 +14,11 @@ Read from the source (``ast``), nothing is imported or run:
   up, with each subpackage (``lexintel.events``, ``lexintel.observability``…) as one node and top-level
   modules as themselves: ``events/ -> observability/ -> events/`` is a cycle between two parts of the code even
   when no single module imports itself back.
-* **SQL outside store/.** String literals (an f-string read whole, ``{…}`` as a placeholder) that start, after whitespace
-  and in any case, with SELECT, INSERT, UPDATE, DELETE, CREATE, WITH, PRAGMA or REPLACE followed by what that
-  statement needs next (``INSERT … INTO``, ``UPDATE t SET``, ``DELETE FROM``, ``CREATE TABLE``…), so prose
-  such as "create a user" or ``errors="replace"`` is not reported. Docstrings are skipped.
+* **SQL outside store/.** String literals (an f-string read whole, ``{…}`` as a placeholder) that start,
+  after whitespace and in any case, with SELECT, INSERT, UPDATE, DELETE, CREATE, WITH, PRAGMA or REPLACE
+  followed by what that statement needs next (``INSERT … INTO``, ``UPDATE t SET``, ``DELETE FROM``,
+  ``CREATE TABLE``…), so prose such as "create a user" or ``errors="replace"`` is not reported. Docstrings
+  are skipped.
 * **Long modules.** Files over ``--max-lines`` lines (400).
 """
 
