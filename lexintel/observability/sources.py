@@ -1,10 +1,10 @@
-"""What observability reads from the running parts, written down as small structural interfaces.
+"""What /metrics reads from the running parts, written down as small structural interfaces.
 
-Metrics and shutdown used to take the whole ``Services``, which tied this package to everything above it
-(and made ``services`` and ``observability`` import each other). Instead they name the few attributes they
-read; the pipeline, the broadcaster and the Redis mirror match them as they are (these are ``Protocol``s, so
-nothing here imports those classes), and the module that builds the parts hands them over at wiring time
-(:mod:`lexintel.instrumentation`).
+Metrics used to read the whole ``Services``, which tied this package to everything above it (and made
+``services`` and ``observability`` import each other). Instead they name the few attributes they read; the
+pipeline, the broadcaster and the Redis mirror match them as they are (these are ``Protocol``s, so nothing
+here imports those classes), and the module that builds the parts hands them over at wiring time
+(:mod:`lexintel.instrumentation`). Shutdown does the same with its own :class:`~.shutdown.ShutdownTarget`.
 """
 
 from __future__ import annotations
