@@ -21,6 +21,7 @@ from lexintel.api.batches import batch_handlers
 from lexintel.api.cases import CaseController
 from lexintel.api.documents import document_handlers
 from lexintel.api.search import search
+from lexintel.api.sse import SSEHandoff
 from lexintel.api.streams import stream_handlers
 from lexintel.api.system import system_handlers
 from lexintel.api.uploads import upload_handlers
@@ -28,10 +29,9 @@ from lexintel.api.web import web_handlers
 from lexintel.auth.guard import auth_guard, provide_caller
 from lexintel.auth.service import start_auth
 from lexintel.errors import AppError, app_error_handler, is_disk_full, storage_error_handler
-from lexintel.events.sse import SSEHandoff
+from lexintel.instrumentation import instrument
 from lexintel.observability.middleware import RequestLogMiddleware
 from lexintel.observability.shutdown import begin_shutdown
-from lexintel.observability.wiring import instrument
 from lexintel.services import Services, provide_services
 from lexintel.settings import Settings
 from lexintel.store.lock import DataDirLock
@@ -53,7 +53,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         except BaseException:
             lock.release()
             raise
-        instrument(services)
+        instrument(services, request_log)
         app.state.services = services
         app.state.auth = start_auth(settings, services.db)  # logs the auth mode (issue 6)
         log.info("LexIntel %s: data in %s, %d extraction workers", __version__, settings.data_dir.resolve(),
@@ -91,7 +91,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         openapi_config=OpenAPIConfig(title="LexIntel", version=__version__, path="/schema"),
     )
     # outermost: request log (also sees unrouted 404s); then the SSE handoff (streams outside Litestar's stack)
-    app.asgi_handler = RequestLogMiddleware(SSEHandoff(app.asgi_handler))
+    request_log = RequestLogMiddleware(SSEHandoff(app.asgi_handler))
+    app.asgi_handler = request_log
     return app
 
 

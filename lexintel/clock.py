@@ -5,12 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-__all__ = ["new_id", "utc_now", "utc_now_iso"]
-
-
-def utc_now() -> datetime:
-    """The current time, timezone-aware UTC."""
-    return datetime.now(UTC)
+__all__ = ["new_id", "utc_now_iso"]
 
 
 def utc_now_iso() -> str:

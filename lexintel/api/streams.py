@@ -12,9 +12,9 @@ from litestar import Request, get
 from litestar.params import Parameter
 from litestar.response.base import ASGIResponse
 
+from lexintel.api.sse import SSEResponse, SSESession, replay_is_finished
 from lexintel.errors import BadRequest, NotFound
 from lexintel.events.schema import StreamKind, stream_key
-from lexintel.events.sse import SSEResponse, SSESession, replay_is_finished
 from lexintel.services import Svc
 
 __all__ = ["stream_handlers"]

@@ -7,7 +7,7 @@ from typing import Any
 from litestar import get
 from litestar.response import Response
 
-from lexintel.observability.metrics import CONTENT_TYPE, free_bytes, mirror_of
+from lexintel.observability.metrics import CONTENT_TYPE, free_bytes
 from lexintel.services import Services, Svc
 
 __all__ = ["system_handlers"]
@@ -20,7 +20,7 @@ async def health() -> dict[str, str]:
 
 
 def _mirror_report(svc: Services) -> dict[str, Any]:
-    mirror = mirror_of(svc)
+    mirror = svc.mirror
     if mirror is None:
         return {"state": "disabled"}
     snapshot = getattr(mirror, "snapshot", None)

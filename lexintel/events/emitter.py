@@ -169,12 +169,9 @@ class Emitter:
                     known = self._log.last_id(event.stream)
                 event_id = event.id if event.id is not None else known + 1
                 data_json = encode_json({"id": event_id, **event.body})
-                cursor = conn.execute(
-                    "INSERT OR IGNORE INTO events (stream, id, run, name, data) VALUES (?, ?, ?, ?, ?)",
-                    (event.stream, event_id, event.run, event.name, data_json),
-                )
+                inserted = self._log.append_new(conn, event.stream, event_id, event.run, event.name, data_json)
                 last[event.stream] = max(known, event_id)
-                if cursor.rowcount:
+                if inserted:
                     appended.append(IngestedEvent(event.stream, event_id, event.run, event.name, event.subject,
                                                   event.body))
                     frames.append((event.stream, Frame(event_id, event.name, event.subject,

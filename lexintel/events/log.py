@@ -1,4 +1,5 @@
-"""The durable per-stream event log, in the SQLite ``events`` table.
+"""The durable per-stream event log: ids and what a logged event means (its SQL is in
+:mod:`lexintel.store.event_log`).
 
 Ids are per stream, start at 1, and are never reused (a retried document's new run continues the sequence),
 so a client's ``Last-Event-ID`` always means the same event. The last id of each stream is cached after
@@ -11,6 +12,7 @@ import sqlite3
 from dataclasses import dataclass
 
 from lexintel.events.schema import TERMINAL_NAMES
+from lexintel.store import event_log as sql
 from lexintel.store.db import Database
 
 __all__ = ["EventLog", "StoredEvent"]
@@ -43,9 +45,7 @@ class EventLog:
         """The newest id of ``stream`` (0 when empty)."""
         cached = self._last.get(stream)
         if cached is None:
-            row = self._db.query_one("SELECT MAX(id) FROM events WHERE stream = ?", (stream,))
-            cached = int(row[0]) if row and row[0] is not None else 0
-            self._last[stream] = cached
+            cached = self._last[stream] = sql.last_id(self._db, stream)
         return cached
 
     def reserve(self, stream: str) -> int:
@@ -59,37 +59,33 @@ class EventLog:
     @staticmethod
     def append(conn: sqlite3.Connection, stream: str, event_id: int, run: int, name: str, data: str) -> None:
         """Insert one event inside the caller's transaction."""
-        conn.execute(
-            "INSERT INTO events (stream, id, run, name, data) VALUES (?, ?, ?, ?, ?)",
-            (stream, event_id, run, name, data),
-        )
+        sql.append(conn, stream, event_id, run, name, data)
+
+    @staticmethod
+    def append_new(conn: sqlite3.Connection, stream: str, event_id: int, run: int, name: str, data: str) -> bool:
+        """Insert a foreign event unless its ``(stream, id)`` is already logged; True if it was inserted."""
+        return sql.append_new(conn, stream, event_id, run, name, data)
 
     def after(self, stream: str, after_id: int, limit: int) -> list[StoredEvent]:
         """Events of ``stream`` with id > ``after_id``, oldest first, at most ``limit``."""
-        rows = self._db.query(
-            "SELECT id, run, name, data FROM events WHERE stream = ? AND id > ? ORDER BY id LIMIT ?",
-            (stream, after_id, limit),
-        )
+        rows = sql.events_after(self._db, stream, after_id, limit)
         return [StoredEvent(stream, r[0], r[1], r[2], r[3]) for r in rows]
 
     def latest(self, stream: str) -> StoredEvent | None:
         """The newest event of ``stream``."""
-        row = self._db.query_one(
-            "SELECT id, run, name, data FROM events WHERE stream = ? ORDER BY id DESC LIMIT 1", (stream,)
-        )
+        row = sql.latest_event(self._db, stream)
         return StoredEvent(stream, row[0], row[1], row[2], row[3]) if row else None
 
     def run_start(self, stream: str, run: int) -> int:
         """The id just before the first event of ``run`` (what a client without a cursor replays from)."""
-        row = self._db.query_one("SELECT MIN(id) FROM events WHERE stream = ? AND run = ?", (stream, run))
-        return int(row[0]) - 1 if row and row[0] is not None else 0
+        first = sql.run_first_id(self._db, stream, run)
+        return first - 1 if first else 0
 
     def first_id(self, stream: str) -> int:
         """The oldest retained id (0 when empty)."""
-        row = self._db.query_one("SELECT MIN(id) FROM events WHERE stream = ?", (stream,))
-        return int(row[0]) if row and row[0] is not None else 0
+        return sql.first_id(self._db, stream)
 
     def delete_stream(self, conn: sqlite3.Connection, stream: str) -> None:
         """Forget a stream (its subject was deleted). Ids are not reused: subjects have unique ids."""
-        conn.execute("DELETE FROM events WHERE stream = ?", (stream,))
+        sql.delete_stream(conn, stream)
         self._last.pop(stream, None)

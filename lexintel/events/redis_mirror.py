@@ -99,7 +99,6 @@ class RedisMirror:
         self.dropped = 0  # local events dropped from the full outbound queue
         self.errors = 0  # bad messages, failed commands
         self.reconnects = 0  # successful connections after the first
-        self.outside = 0  # of ``received``: outside workers' events
         self.last_error: str | None = None
         self.queue_max = queue_max
         self._emitter = emitter
@@ -282,7 +281,6 @@ class RedisMirror:
                     self._flush(pending)  # its run/id depend on what is already logged
                     pending = []
                     self._flush([from_outside_worker(ident, decoded, self._log.latest(f"document:{ident}"))])
-                    self.outside += 1
                     continue
                 events = [from_instance(stream, decoded) for stream in targets(kind, ident, decoded)]
             except (ValueError, ForeignEventError) as exc:

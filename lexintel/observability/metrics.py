@@ -4,13 +4,13 @@ Two kinds of series:
 
 * event-driven ones (stage durations, events published, publish->deliver latency, HTTP requests) are updated
   as things happen, through hooks the running parts already offer: ``PipelineStats.observers``,
-  ``Emitter.listeners``, ``SSESession.on_deliver`` and the request middleware;
+  ``Emitter.listeners``, ``SSESession.on_deliver`` and the request middleware's ``on_request``;
 * state ones (documents by status, SSE connections, lagging drops, Redis mirror state and counters, worker
-  restarts, pages extracted) are read from the services at scrape time by :class:`_ServicesCollector`, so
-  they can never drift from the truth and cost nothing between scrapes.
+  restarts, pages extracted) are read at scrape time from the :class:`MetricSources` given to :meth:`bind`,
+  so they can never drift from the truth and cost nothing between scrapes.
 
-The Redis mirror is read with ``getattr`` (``svc.mirror`` may be absent or ``None``), so /metrics works
-whether or not the mirror is built or enabled.
+Who connects the hooks and builds the sources is :mod:`lexintel.instrumentation`: nothing here knows the
+``Services`` that hold the parts.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -26,16 +25,13 @@ from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
 from lexintel.events.emitter import EmittedEvent
-
-if TYPE_CHECKING:
-    from lexintel.services import Services
+from lexintel.observability.sources import MetricSources, MirrorCounters
 
 __all__ = ["CONTENT_TYPE", "DOCUMENT_STATUSES", "Metrics", "free_bytes"]
 
 # The classic text format every Prometheus (2.x and 3.x) and agent parses; the framework adds the charset.
 CONTENT_TYPE = "text/plain; version=0.0.4"
 DOCUMENT_STATUSES = ("pending", "processing", "indexed", "failed")
-MIRROR_COUNTERS = ("published", "received", "dropped")
 # Extraction of a long PDF takes minutes; chunking and indexing take milliseconds.
 STAGE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
@@ -56,7 +52,7 @@ def status_class(status: int) -> str:
 
 
 class Metrics:
-    """The instance's metrics; :meth:`bind` attaches them to the running services."""
+    """The instance's metrics; :meth:`bind` tells them where to read the state series."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
@@ -86,14 +82,12 @@ class Metrics:
             "lexintel_sse_streams_closed", "SSE streams ended, by reason.", ["reason"], registry=r,
         )
         ProcessCollector(registry=r)  # process_resident_memory_bytes, open fds, CPU seconds
-        self.services: Services | None = None
-        r.register(_ServicesCollector(self))
+        self.sources: MetricSources | None = None  # until bound: no state series (nothing runs yet)
+        r.register(_StateCollector(self))
 
-    def bind(self, services: Services) -> None:
-        """Hook into the pipeline and the emitter of a freshly built :class:`Services`."""
-        self.services = services
-        services.pipeline.stats.observers.append(self.observe_stage)
-        services.emitter.listeners.append(self.on_event)
+    def bind(self, sources: MetricSources) -> None:
+        """Read the state series from ``sources`` at each scrape from now on."""
+        self.sources = sources
 
     # hooks
     def observe_stage(self, stage: str, seconds: float) -> None:
@@ -123,12 +117,7 @@ class Metrics:
         return generate_latest(self.registry)
 
 
-def mirror_of(services: Services | None) -> Any:
-    """The Redis mirror if there is one running (``None`` when disabled or not built)."""
-    return getattr(services, "mirror", None) if services is not None else None
-
-
-class _ServicesCollector(Collector):
+class _StateCollector(Collector):
     """State read at scrape time from the database, the broadcaster, the pipeline and the mirror."""
 
     def __init__(self, metrics: Metrics) -> None:
@@ -138,18 +127,18 @@ class _ServicesCollector(Collector):
         return []  # dynamic: nothing to check for duplicate names at registration
 
     def collect(self) -> Iterator[Metric]:
-        svc = self._metrics.services
-        if svc is None:
+        src = self._metrics.sources
+        if src is None:
             return
         docs = GaugeMetricFamily("lexintel_documents", "Documents by status (from the database).", labels=["status"])
         counts = dict.fromkeys(DOCUMENT_STATUSES, 0)
-        for row in svc.db.query("SELECT status, COUNT(*) AS n FROM documents GROUP BY status"):
-            counts[str(row["status"])] = int(row["n"])
+        counts.update(src.document_counts())
         for status, n in counts.items():
             docs.add_metric([status], n)
         yield docs
 
-        stats = svc.pipeline.stats
+        pipeline = src.pipeline
+        stats = pipeline.stats
         yield CounterMetricFamily("lexintel_pages_extracted", "Pages extracted since start.", stats.pages_extracted)
         done = CounterMetricFamily("lexintel_documents_finished", "Documents finished since start, by outcome.",
                                    labels=["outcome"])
@@ -159,15 +148,15 @@ class _ServicesCollector(Collector):
         yield CounterMetricFamily("lexintel_worker_restarts",
                                   "Extraction worker processes killed (timeout) or crashed and replaced.",
                                   stats.worker_restarts)
-        yield GaugeMetricFamily("lexintel_pipeline_running", "Documents being processed now.", svc.pipeline.running)
+        yield GaugeMetricFamily("lexintel_pipeline_running", "Documents being processed now.", pipeline.running)
         yield GaugeMetricFamily("lexintel_pipeline_alive", "1 while the pipeline's workers run.",
-                                int(bool(svc.pipeline.alive)))
+                                int(bool(pipeline.alive)))
         yield GaugeMetricFamily("lexintel_accepting_uploads", "0 once shutdown has begun.",
-                                int(svc.accepting_uploads))
+                                int(src.accepting_uploads()))
         yield GaugeMetricFamily("lexintel_data_dir_free_bytes", "Free space on the data directory's file system.",
-                                free_bytes(svc.settings.data_dir))
+                                free_bytes(src.data_dir))
 
-        b = svc.broadcaster
+        b = src.broadcaster
         yield GaugeMetricFamily("lexintel_sse_connections", "Open SSE streams.", b.subscriber_count())
         yield CounterMetricFamily("lexintel_sse_dropped_lagging",
                                   "SSE clients disconnected because they fell too far behind.", b.stats.dropped_lagging)
@@ -177,36 +166,24 @@ class _ServicesCollector(Collector):
                                   b.stats.published)
         yield CounterMetricFamily("lexintel_broadcast_frames_delivered", "Frames handed to SSE writers.",
                                   b.stats.delivered)
-        yield from self._mirror(svc)
+        yield from self._mirror(src.mirror)
 
     @staticmethod
-    def _mirror(svc: Services) -> Iterator[Metric]:
-        mirror = mirror_of(svc)
+    def _mirror(mirror: MirrorCounters | None) -> Iterator[Metric]:
         yield GaugeMetricFamily("lexintel_redis_mirror_enabled", "1 when the Redis mirror is configured.",
                                 int(mirror is not None))
         if mirror is None:
             return
         state = GaugeMetricFamily("lexintel_redis_mirror_state", "The mirror's connection state (1 = current).",
                                   labels=["state"])
-        state.add_metric([str(getattr(mirror, "state", "unknown"))], 1)
+        state.add_metric([mirror.state], 1)
         yield state
         messages = CounterMetricFamily("lexintel_redis_mirror_messages", "Events through the mirror, by direction.",
                                        labels=["direction"])
-        for name in MIRROR_COUNTERS:
-            messages.add_metric([name], _counter(mirror, name))
+        messages.add_metric(["published"], mirror.published)
+        messages.add_metric(["received"], mirror.received)
+        messages.add_metric(["dropped"], mirror.dropped)
         yield messages
-        yield CounterMetricFamily("lexintel_redis_mirror_errors", "Redis errors seen by the mirror.",
-                                  _counter(mirror, "errors"))
+        yield CounterMetricFamily("lexintel_redis_mirror_errors", "Redis errors seen by the mirror.", mirror.errors)
         yield CounterMetricFamily("lexintel_redis_mirror_reconnects", "Times the mirror reconnected to Redis.",
-                                  _counter(mirror, "reconnects"))
-
-
-def _counter(mirror: Any, name: str) -> float:
-    """A mirror counter, on the mirror itself or on its ``stats``; 0 if it has none."""
-    value: Any = getattr(mirror, name, None)
-    if value is None:
-        value = getattr(getattr(mirror, "stats", None), name, 0)
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return 0.0
+                                  mirror.reconnects)

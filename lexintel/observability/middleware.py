@@ -4,12 +4,16 @@ It wraps Litestar's ``asgi_handler`` (not a per-route middleware) so requests th
 from scanners, typos) are logged and counted too. One line per request, written when the response ends:
 method, path (no query string: it may carry search terms), status, duration. Probes (/health, /ready,
 /metrics) log at DEBUG so a scraper every few seconds does not bury everything else.
+
+Counting goes through the ``on_request`` hook, set at wiring time (the metrics exist once the app's lifespan
+has built the services; requests cannot arrive before that).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from litestar.enums import ScopeType
@@ -19,27 +23,21 @@ from lexintel.observability.logging import log_event
 if TYPE_CHECKING:
     from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-    from lexintel.observability.metrics import Metrics
-    from lexintel.services import Services
-
-__all__ = ["RequestLogMiddleware"]
+__all__ = ["RequestLogMiddleware", "RequestObserver"]
 
 log = logging.getLogger("lexintel.http")
 QUIET_PATHS = frozenset({"/health", "/ready", "/metrics"})
+
+RequestObserver = Callable[[str, int, float | None], None]
+"""``(method, status, seconds)``; ``seconds`` is None for event streams (their duration is the client's)."""
 
 
 class RequestLogMiddleware:
     """Log and count every HTTP request once it is answered (or abandoned by its client)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, on_request: RequestObserver | None = None) -> None:
         self.app = app
-
-    @staticmethod
-    def _metrics(scope: Scope) -> Metrics | None:
-        """The app's metrics (they live on its services, which exist once the lifespan has started)."""
-        app = scope.get("litestar_app")
-        services: Services | None = getattr(getattr(app, "state", None), "services", None)
-        return services.metrics if services is not None else None
+        self.on_request = on_request
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -69,9 +67,8 @@ class RequestLogMiddleware:
             elapsed = time.perf_counter() - started
             method = str(scope.get("method", ""))
             path = str(scope.get("path", ""))
-            metrics = self._metrics(scope)
-            if metrics is not None:
-                metrics.observe_request(method, status or 499, None if streaming else elapsed)
+            if self.on_request is not None:
+                self.on_request(method, status or 499, None if streaming else elapsed)
             level = logging.DEBUG if path in QUIET_PATHS and status < 500 else logging.INFO
             if status >= 500:
                 level = logging.ERROR

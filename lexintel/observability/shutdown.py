@@ -21,21 +21,53 @@ import logging
 import socket
 from collections.abc import Callable, Iterator
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import uvicorn
 
 from lexintel.observability.logging import log_event
 
-if TYPE_CHECKING:
-    from lexintel.services import Services
-
-__all__ = ["GracefulServer", "begin_shutdown"]
+__all__ = ["GracefulServer", "ShutdownTarget", "begin_shutdown"]
 
 log = logging.getLogger("lexintel.shutdown")
 
 
-def begin_shutdown(services: Services) -> None:
+class _Draining(Protocol):
+    """The pipeline: documents in flight, and the drain clock."""
+
+    @property
+    def running(self) -> int: ...
+    def begin_drain(self, grace: float) -> None: ...
+
+
+class _Closing(Protocol):
+    """The broadcaster: open streams, and ending them all."""
+
+    @property
+    def closed(self) -> bool: ...
+    def subscriber_count(self) -> int: ...
+    def close_all(self, reason: str) -> None: ...
+
+
+class _Grace(Protocol):
+    @property
+    def shutdown_grace(self) -> float: ...
+
+
+class ShutdownTarget(Protocol):
+    """What shutdown touches on an instance (``Services`` matches it as it is)."""
+
+    accepting_uploads: bool
+
+    @property
+    def settings(self) -> _Grace: ...
+    @property
+    def pipeline(self) -> _Draining: ...
+    @property
+    def broadcaster(self) -> _Closing: ...
+
+
+def begin_shutdown(services: ShutdownTarget) -> None:
     """Stop taking work and end live streams; idempotent (the signal and the lifespan both call it)."""
     if not services.accepting_uploads and services.broadcaster.closed:
         return

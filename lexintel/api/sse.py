@@ -4,6 +4,9 @@ Gap-free and duplicate-free resume: the subscription is registered *before* the 
 the event-loop thread, where every append also happens), so each event is either already in the log when we
 read it or arrives in the subscription queue afterwards; live frames with ids we already replayed are
 skipped. See DESIGN.md "Replay and resume".
+
+This is the HTTP side of the event path (Litestar's response class, an ASGI wrapper); :mod:`lexintel.events`
+stays transport-free: it logs, frames and fans out events, and knows nothing of HTTP.
 """
 
 from __future__ import annotations
