@@ -8,7 +8,7 @@ import zipfile
 import pytest
 
 from lexintel.upload.sniff import TextDecodeError, decode_text, sniff
-from tests.helpers import corpus
+from tests.support import corpus
 
 
 def test_a_stored_zip_holding_a_pdf_is_a_zip() -> None:
