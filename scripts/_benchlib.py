@@ -19,24 +19,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Self
 
-from tests.support import CORPUS, ROOT, ServerProcess, SSEFrames, corpus_pdfs, cpu_seconds, free_port, rss_kb
+from tests.support import ServerProcess
 
-__all__ = [
-    "CORPUS",
-    "ROOT",
-    "TS_KEY",
-    "SSEFrames",
-    "Server",
-    "corpus_pdfs",
-    "cpu_seconds",
-    "event_epoch",
-    "free_port",
-    "http_json",
-    "load_line",
-    "percentile",
-    "raise_nofile",
-    "rss_kb",
-]
+__all__ = ["TS_KEY", "Server", "event_epoch", "http_json", "load_line", "percentile", "raise_nofile"]
 
 
 def raise_nofile() -> int:

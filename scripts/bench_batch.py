@@ -26,8 +26,8 @@ from typing import Any
 
 import httpx
 
-from scripts._benchlib import CORPUS, Server
-from tests.support import child_pids, corpus_pdfs, status_kb, wait_for
+from scripts._benchlib import Server
+from tests.support import CORPUS, child_pids, corpus_pdfs, status_kb, wait_for
 
 MB = 1024 * 1024
 

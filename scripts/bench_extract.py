@@ -31,8 +31,8 @@ from typing import Any
 
 import httpx
 
-from scripts._benchlib import Server, corpus_pdfs, cpu_seconds, http_json, load_line
-from tests.support import wait_for
+from scripts._benchlib import Server, http_json, load_line
+from tests.support import corpus_pdfs, cpu_seconds, wait_for
 
 MULTICOLUMN = "026-latex-multicolumn"
 

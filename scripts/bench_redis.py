@@ -32,18 +32,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from scripts._benchlib import (
-    ROOT,
-    TS_KEY,
-    Server,
-    SSEFrames,
-    event_epoch,
-    http_json,
-    load_line,
-    percentile,
-    raise_nofile,
-)
-from tests.support import RedisServer, redis_server_path
+from scripts._benchlib import TS_KEY, Server, event_epoch, http_json, load_line, percentile, raise_nofile
+from tests.support import ROOT, RedisServer, SSEFrames, redis_server_path
 
 
 # ---------------------------------------------------------------- origin (instance A), in a subprocess

@@ -32,17 +32,8 @@ from pathlib import Path
 
 import httpx
 
-from scripts._benchlib import (
-    TS_KEY,
-    Server,
-    SSEFrames,
-    corpus_pdfs,
-    event_epoch,
-    load_line,
-    percentile,
-    raise_nofile,
-    rss_kb,
-)
+from scripts._benchlib import TS_KEY, Server, event_epoch, load_line, percentile, raise_nofile
+from tests.support import SSEFrames, corpus_pdfs, rss_kb
 
 
 class Recorder:
