@@ -1,152 +1,46 @@
-"""Helpers for scripts/faults.py: PDFs built in memory, real server and Redis subprocesses, an SSE client that
-resumes like EventSource, and readers for /metrics and the durable event log. The PDF builder, free ports, the
-/proc child scan and the private redis-server come from the test suite's helpers (tests/helpers.py,
-tests/pdfgen.py), so the suite and the tests fault-inject the same way."""
+"""Helpers for scripts/faults.py beyond :mod:`tests.support`: the fault suite's server defaults, a client that
+resumes like EventSource, a tally of 5xx answers, and readers for /metrics and the durable event log.
+
+Servers, Redis, PDFs, waiting and SSE decoding are the test suite's own (``tests.support``), so the suite
+and the tests fault-inject and observe the same way. Run as ``python -m scripts.faults`` from the
+repository root.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import os
-import resource
-import signal
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # the repository root: tests/ holds the shared process and PDF helpers
-
-# Re-exported for faults.py.
-from tests.helpers import RedisServer as RedisServer  # noqa: E402
-from tests.helpers import child_pids, free_port  # noqa: E402
-from tests.pdfgen import make_pdf, slow_pdf  # noqa: E402
+from tests.support import RedisServer as RedisServer  # re-exported for faults.py
+from tests.support import ServerProcess, SSEDecoder, SSEEvent, WaitTimeout, scrape_metrics, wait_for
+from tests.support.pdfs import slow_pdf
+from tests.support.pdfs import text_pdf as text_pdf
 
 hanging_pdf = slow_pdf
+wait_until = wait_for  # faults.py's name for it; its WaitTimeout is a TimeoutError, which faults.py catches
 
 MB = 1024 * 1024
 
-
-# ---------------------------------------------------------------- PDFs built here (no corpus needed)
-def text_pdf(pages: int, tag: str) -> bytes:
-    """``pages`` pages of contract-like text (about 40 lines each)."""
-    contents = []
-    for n in range(1, pages + 1):
-        ops = [b"BT /F1 10 Tf 50 760 Td 12 TL"]
-        for line in range(40):
-            ops.append(b"(%s page %d clause %d: the lessee shall indemnify the lessor against all claims.) Tj T*"
-                       % (tag.encode(), n, line))
-        ops.append(b"ET")
-        contents.append(b"\n".join(ops))
-    return make_pdf(contents)
+FAULT_ENV = {"LEXINTEL_EXTRACTION_WORKERS": "2", "LEXINTEL_PING_INTERVAL": "5", "LEXINTEL_PROGRESS_INTERVAL": "0",
+             "LEXINTEL_SHUTDOWN_GRACE": "5", "LEXINTEL_AUTH": "off"}
+"""Every fault case's server settings unless the case overrides them."""
 
 
-# ---------------------------------------------------------------- processes
-def wait_until(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.1) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise TimeoutError(f"timed out after {timeout:g}s waiting for {what}")
-
-
-def _status_kb(pid: int, key: str) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-class Server:
-    """``python -m lexintel serve`` on a loopback port; restartable on the same port and data dir."""
+class Server(ServerProcess):
+    """One instance of a case: data dir ``workdir/name`` and log ``workdir/name.log``, kept together so
+    ``--keep`` leaves each case's databases and logs side by side."""
 
     def __init__(self, workdir: Path, name: str, env: dict[str, str] | None = None,
                  fsize_limit: int | None = None) -> None:
-        self.data_dir = workdir / name
-        self.log_path = workdir / f"{name}.log"
-        self.port = free_port()
-        self.env = env or {}
-        self.fsize_limit = fsize_limit
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.peak_rss_kb = 0
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def _limits(self) -> None:  # runs in the child before exec
-        if self.fsize_limit is not None:  # soft limit only: raise_fsize() can lift it later ("free space")
-            hard = resource.getrlimit(resource.RLIMIT_FSIZE)[1]
-            resource.setrlimit(resource.RLIMIT_FSIZE, (self.fsize_limit, hard))
-
-    def raise_fsize(self) -> None:
-        """Lift the file-size cap of the running server: the "disk" has room again."""
-        assert self.proc is not None
-        hard = resource.getrlimit(resource.RLIMIT_FSIZE)[1]
-        resource.prlimit(self.proc.pid, resource.RLIMIT_FSIZE, (hard, hard))
-        self.fsize_limit = None  # and not on the next start either
-
-    def start(self, timeout: float = 60) -> Server:
-        env = {**os.environ, "LEXINTEL_EXTRACTION_WORKERS": "2", "LEXINTEL_PING_INTERVAL": "5",
-               "LEXINTEL_PROGRESS_INTERVAL": "0", "LEXINTEL_SHUTDOWN_GRACE": "5", "LEXINTEL_AUTH": "off",
-               **self.env,
-               "LEXINTEL_DATA_DIR": str(self.data_dir), "LEXINTEL_PORT": str(self.port), "LEXINTEL_HOST": "127.0.0.1",
-               "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "lexintel", "serve"], env=env, stdout=log,
-                                         stderr=log, preexec_fn=self._limits if self.fsize_limit else None)
-
-        def up() -> bool:
-            assert self.proc is not None
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode}; see {self.log_path}")
-            try:
-                return httpx.get(self.url + "/health", timeout=1).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        wait_until(up, timeout, "server /health")
-        return self
-
-    def sample_rss(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.peak_rss_kb = max(self.peak_rss_kb, _status_kb(self.proc.pid, "VmHWM"))
-
-    def kill(self) -> None:
-        """kill -9: no shutdown code runs."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.sample_rss()
-            workers = child_pids(self.proc.pid)
-            self.proc.kill()
-            self.proc.wait(10)
-            for pid in workers:  # orphaned extraction workers: a supervisor would kill the whole group
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-
-    def stop(self, timeout: float = 30) -> int | None:
-        """SIGTERM (graceful), SIGKILL after ``timeout``."""
-        if self.proc is None or self.proc.poll() is not None:
-            return self.proc.returncode if self.proc else None
-        self.sample_rss()
-        self.proc.terminate()
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait(10)
+        super().__init__(workdir / name, {**FAULT_ENV, **(env or {})}, log_path=workdir / f"{name}.log",
+                         fsize_limit=fsize_limit)
 
 
 # ---------------------------------------------------------------- HTTP and SSE
@@ -217,20 +111,8 @@ def all_terminal(server: Server, ids: list[str], tally: Tally) -> bool:
 
 
 def metrics(server: Server) -> dict[str, float]:
-    """``name{labels}`` -> value from /metrics (0 on failure)."""
-    out: dict[str, float] = {}
-    try:
-        text = httpx.get(f"{server.url}/metrics", timeout=10).text
-    except httpx.HTTPError:
-        return out
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            key, _, value = line.rpartition(" ")
-            try:
-                out[key] = float(value)
-            except ValueError:
-                continue
-    return out
+    """``name{labels}`` -> value from /metrics (empty while the server is unreachable)."""
+    return scrape_metrics(server.url)
 
 
 def server_5xx(server: Server) -> int:
@@ -245,29 +127,6 @@ def log_events(data_dir: Path, stream: str) -> dict[int, str]:
         return {int(i): str(d) for i, d in conn.execute("SELECT id, data FROM events WHERE stream = ?", (stream,))}
     finally:
         conn.close()
-
-
-class SSEParser:
-    """Feed lines one at a time (so callers can act on every line, pings included); events come out whole."""
-
-    def __init__(self) -> None:
-        self.event_id: int | None = None
-        self.data: list[str] = []
-
-    def feed(self, line: str) -> tuple[int | None, str] | None:
-        """(id, data) when ``line`` completes an event, else None."""
-        if line == "":
-            event = (self.event_id, "\n".join(self.data)) if self.data else None
-            self.event_id, self.data = None, []
-            return event
-        if not line.startswith(":"):
-            key, _, value = line.partition(":")
-            value = value[1:] if value.startswith(" ") else value
-            if key == "id":
-                self.event_id = int(value)
-            elif key == "data":
-                self.data.append(value)
-        return None
 
 
 class Follower(threading.Thread):
@@ -296,16 +155,14 @@ class Follower(threading.Thread):
                         time.sleep(0.3)
                         continue
                     self.connects += 1
-                    parser = SSEParser()
+                    decoder = SSEDecoder()
                     for line in resp.iter_lines():  # pings arrive every ping interval: checks below stay live
-                        event = parser.feed(line)
-                        event_id = event[0] if event is not None else None
-                        if event is not None and event_id is not None:
-                            data = event[1]
-                            if event_id in self.received:
+                        event = decoder.feed(line)
+                        if isinstance(event, SSEEvent) and event.id is not None:
+                            if event.id in self.received:
                                 self.duplicates += 1
-                            self.received[event_id] = data
-                            self.last_id = max(event_id, self.last_id or 0)
+                            self.received[event.id] = event.raw
+                            self.last_id = max(event.id, self.last_id or 0)
                         if self.stop_flag.is_set():
                             return
                         if self.flap and time.monotonic() - started >= self.flap:
@@ -314,10 +171,10 @@ class Follower(threading.Thread):
                 time.sleep(0.2)  # server gone or restarting: retry like EventSource
 
     def catch_up(self, log: dict[int, str], timeout: float = 30) -> None:
-        """Give the client time to receive every logged event (it may be reconnecting right now)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and not set(log) <= set(self.received):
-            time.sleep(0.2)
+        """Give the client time to receive every logged event (it may be reconnecting right now); what is
+        still missing after ``timeout`` is counted as lost by :func:`compare`, not raised here."""
+        with contextlib.suppress(WaitTimeout):
+            wait_until(lambda: set(log) <= set(self.received), timeout, "the follower to catch up", interval=0.2)
 
     def stop(self) -> None:
         self.stop_flag.set()

@@ -9,55 +9,27 @@
    <= 50 MB whatever the file size. The bytes are random, so finishing ends in 415 (not a PDF/text) after
    the full assembly and hash: the whole upload path runs, without spending minutes extracting noise.
 
-    python scripts/bench_batch.py                                  # full scale: 500 documents, 1 GB upload
-    python scripts/bench_batch.py --documents 60 --upload-mb 200   # reduced scale on a shared machine
+    python -m scripts.bench_batch                                  # full scale: 500 documents, 1 GB upload
+    python -m scripts.bench_batch --documents 60 --upload-mb 200   # reduced scale on a shared machine
 """
 
 from __future__ import annotations
 
 import argparse
 import io
-import os
 import random
-import shutil
-import socket
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import zipfile
-from pathlib import Path
 from typing import Any
 
 import httpx
 
-CORPUS = Path(os.environ.get("LEXINTEL_CORPUS", "/work/shared/corpus"))
+from scripts._benchlib import Server
+from tests.support import CORPUS, child_pids, corpus_pdfs, status_kb, wait_for
+
 MB = 1024 * 1024
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def proc_kb(pid: int, field: str) -> int:
-    """VmRSS / VmHWM of a process in KiB (0 if it is gone)."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def children(pid: int) -> list[int]:
-    try:
-        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
 
 
 class Sampler(threading.Thread):
@@ -72,9 +44,9 @@ class Sampler(threading.Thread):
 
     def run(self) -> None:
         while not self.stop_flag.is_set():
-            self.max_rss_kb = max(self.max_rss_kb, proc_kb(self.pid, "VmRSS"))
-            for child in children(self.pid):
-                self.worker_peak_kb = max(self.worker_peak_kb, proc_kb(child, "VmHWM"))
+            self.max_rss_kb = max(self.max_rss_kb, status_kb(self.pid, "VmRSS"))
+            for child in child_pids(self.pid):
+                self.worker_peak_kb = max(self.worker_peak_kb, status_kb(child, "VmHWM"))
             time.sleep(0.05)
 
     def stop(self) -> None:
@@ -82,41 +54,8 @@ class Sampler(threading.Thread):
         self.join(5)
 
 
-class Server:
-    """``python -m lexintel serve`` on a free port with a throw-away data dir."""
-
-    def __init__(self, workers: int, data_dir: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "LEXINTEL_DATA_DIR": str(data_dir), "LEXINTEL_PORT": str(self.port),
-               "LEXINTEL_HOST": "127.0.0.1", "LEXINTEL_EXTRACTION_WORKERS": str(workers),
-               "LEXINTEL_LOG_LEVEL": "WARNING", "LEXINTEL_AUTH": "off"}
-        self.log = open(data_dir.parent / "server.log", "ab")  # noqa: SIM115
-        self.proc = subprocess.Popen([sys.executable, "-m", "lexintel", "serve"], env=env, stdout=self.log,
-                                     stderr=self.log)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise SystemExit(f"server exited with {self.proc.returncode}; see {self.log.name}")
-            try:
-                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        raise SystemExit("server did not start within 60 s")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
-        self.log.close()
-
-
 def build_documents(count: int) -> list[tuple[str, bytes]]:
-    pdfs = sorted(CORPUS.glob("*.pdf"))
+    pdfs = corpus_pdfs()
     if not pdfs:
         raise SystemExit(f"no PDFs in {CORPUS} (set LEXINTEL_CORPUS)")
     return [(f"doc-{i:04d}-{pdfs[i % len(pdfs)].name}", pdfs[i % len(pdfs)].read_bytes()) for i in range(count)]
@@ -125,7 +64,7 @@ def build_documents(count: int) -> list[tuple[str, bytes]]:
 def bench_batch(server: Server, http: httpx.Client, documents: int, mode: str) -> dict[str, Any]:
     docs = build_documents(documents)
     case_id = http.post("/cases", json={"name": "bench batch"}).json()["id"]
-    sampler = Sampler(server.proc.pid)
+    sampler = Sampler(server.pid)
     sampler.start()
     t0 = time.monotonic()
     if mode == "zip":
@@ -139,11 +78,12 @@ def bench_batch(server: Server, http: httpx.Client, documents: int, mode: str) -
     resp.raise_for_status()
     batch_id = resp.json()["batch_id"]
     accepted = time.monotonic() - t0
-    while True:
-        progress = http.get(f"/batches/{batch_id}/progress").json()
-        if progress["status"] in ("completed", "failed"):
-            break
-        time.sleep(0.5)
+
+    def finished() -> dict[str, Any] | None:
+        body: dict[str, Any] = http.get(f"/batches/{batch_id}/progress").json()
+        return body if body["status"] in ("completed", "failed") else None
+
+    progress = wait_for(finished, timeout=6 * 3600, what=f"batch {batch_id} terminal", interval=0.5)
     seconds = time.monotonic() - t0
     sampler.stop()
     pages = sum(d["pages_done"] or 0 for d in progress["documents"])
@@ -151,7 +91,7 @@ def bench_batch(server: Server, http: httpx.Client, documents: int, mode: str) -
         "mode": mode, "documents": documents, "status": progress["status"], "counts": progress["counts"],
         "pages": pages, "seconds": seconds, "accepted_after": accepted,
         "documents_per_second": documents / seconds, "pages_per_second": pages / seconds,
-        "server_peak_rss_mb": proc_kb(server.proc.pid, "VmHWM") / 1024,
+        "server_peak_rss_mb": status_kb(server.pid, "VmHWM") / 1024,
         "worker_peak_rss_mb": sampler.worker_peak_kb / 1024,
     }
 
@@ -164,8 +104,8 @@ def bench_chunked(server: Server, http: httpx.Client, upload_mb: int, chunk_mb: 
     session = http.post(f"/cases/{case_id}/uploads",
                         json={"filename": "big.bin", "total_size": total, "chunk_size": chunk}).json()
     time.sleep(1.0)  # let the batch run's memory settle before taking the baseline
-    baseline = proc_kb(server.proc.pid, "VmRSS")
-    sampler = Sampler(server.proc.pid)
+    baseline = status_kb(server.pid, "VmRSS")
+    sampler = Sampler(server.pid)
     sampler.start()
     t0 = time.monotonic()
     for index in range(session["chunk_count"]):
@@ -195,10 +135,7 @@ def main() -> int:
     parser.add_argument("--chunk-mb", type=int, default=8)
     args = parser.parse_args()
 
-    tmp = Path(tempfile.mkdtemp(prefix="lexintel-bench-batch-"))
-    data_dir = tmp / "data"
-    data_dir.mkdir()
-    server = Server(args.workers, data_dir)
+    server = Server(env={"LEXINTEL_EXTRACTION_WORKERS": str(args.workers)}).start(timeout=60)
     try:
         with httpx.Client(base_url=server.url, timeout=300) as http:
             if args.documents:
@@ -219,7 +156,6 @@ def main() -> int:
                       f"{c['growth_mb']:.1f} MB (limit 50 MB) {verdict}")
     finally:
         server.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 

@@ -4,8 +4,8 @@ Raw pdfminer is the physical limit of the design (DESIGN.md); the pipeline shoul
 Both sides run the same files (the corpus, repeated ``--repeat`` times) with the same number of worker
 processes and the same LAParams (``Settings.pdf_boxes_flow``), and both clocks include starting the workers.
 
-    python scripts/bench_extract.py --repeat 10 --workers 2 --rounds 3
-    python scripts/bench_extract.py --repeat 4 --compare-boxes-flow     # also LAParams quality/speed
+    python -m scripts.bench_extract --repeat 10 --workers 2 --rounds 3
+    python -m scripts.bench_extract --repeat 4 --compare-boxes-flow     # also LAParams quality/speed
 
 The pipeline side starts a real ``lexintel serve`` subprocess, uploads each repetition of the corpus as one
 multipart request, and polls ``GET /cases/{id}`` until every document is indexed or failed; the clock runs
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import itertools
 import re
 import resource
 import signal
@@ -30,11 +31,8 @@ from typing import Any
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import itertools
-
-from scripts._benchlib import Server, corpus_pdfs, cpu_seconds, http_json, load_line
+from scripts._benchlib import Server, http_json, load_line
+from tests.support import corpus_pdfs, cpu_seconds, wait_for
 
 MULTICOLUMN = "026-latex-multicolumn"
 
@@ -85,15 +83,13 @@ def pipeline(files: list[Path], repeat: int, workers: int, boxes_flow: float | N
             resp.raise_for_status()
             expected += len(resp.json()["document_ids"])
         t_uploaded = time.perf_counter() - t0
-        deadline = time.monotonic() + timeout
-        counts: dict[str, int] = {}
-        while time.monotonic() < deadline:
-            counts = client.get(f"/cases/{case_id}").json()["documents_by_status"]
-            if counts.get("indexed", 0) + counts.get("failed", 0) >= expected:
-                break
-            time.sleep(0.25)  # polling is server work too: keep it rare (adds <= 0.25 s to the clock)
-        else:
-            raise RuntimeError(f"pipeline did not finish within {timeout}s: {counts}")
+
+        def finished() -> dict[str, int] | None:
+            counts: dict[str, int] = client.get(f"/cases/{case_id}").json()["documents_by_status"]
+            return counts if counts.get("indexed", 0) + counts.get("failed", 0) >= expected else None
+
+        # polling is server work too: keep it rare (adds <= 0.25 s to the clock)
+        counts = wait_for(finished, timeout=timeout, what=f"{expected} documents terminal", interval=0.25)
         seconds = time.perf_counter() - t0
         cpu1 = cpu_seconds(server.pid)  # anyio keeps idle workers for minutes: they are still alive here
         if spy is not None:

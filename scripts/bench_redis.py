@@ -1,7 +1,7 @@
 """Redis mirror relay: events/s A -> Redis -> B and A-publish -> B-client latency with N SSE clients on B.
 
-    python scripts/bench_redis.py --clients 1000 --rate 20 --seconds 20 --burst 5000     # full scale
-    python scripts/bench_redis.py --clients 100 --rate 20 --seconds 5 --burst 1000       # quick check
+    python -m scripts.bench_redis --clients 1000 --rate 20 --seconds 20 --burst 5000     # full scale
+    python -m scripts.bench_redis --clients 100 --rate 20 --seconds 5 --burst 1000       # quick check
 
 Parts, all real: a private ``redis-server`` on a free port; instance B = ``python -m lexintel serve`` with
 ``LEXINTEL_REDIS_URL``; instance A = this script re-run as ``--role origin`` in a subprocess, which builds a
@@ -32,19 +32,8 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from scripts._benchlib import (
-    TS_KEY,
-    Server,
-    SSEFrames,
-    event_epoch,
-    free_port,
-    http_json,
-    load_line,
-    percentile,
-    raise_nofile,
-)
+from scripts._benchlib import TS_KEY, Server, event_epoch, http_json, load_line, percentile, raise_nofile
+from tests.support import ROOT, RedisServer, SSEFrames, redis_server_path
 
 
 # ---------------------------------------------------------------- origin (instance A), in a subprocess
@@ -154,22 +143,19 @@ class Client(asyncio.Protocol):
 
 async def run(args: argparse.Namespace) -> None:
     raise_nofile()
-    exe = shutil.which("redis-server")
-    if exe is None:
+    if redis_server_path() is None:
         sys.exit("redis-server is not installed")
     work = Path(tempfile.mkdtemp(prefix="lexintel-redis-bench-"))
-    rport = free_port()
-    redis_proc = subprocess.Popen([exe, "--port", str(rport), "--bind", "127.0.0.1", "--save", "", "--appendonly",
-                                   "no", "--dir", str(work)], stdout=subprocess.DEVNULL)
-    redis_url = f"redis://127.0.0.1:{rport}/0"
+    redis = RedisServer(work / "redis").start()
+    redis_url = redis.url
     b = Server(env={"LEXINTEL_REDIS_URL": redis_url, "LEXINTEL_EXTRACTION_WORKERS": "1",
                     "LEXINTEL_SUBSCRIBER_QUEUE": str(args.queue)})
     a: subprocess.Popen[str] | None = None
     try:
         b.start()
-        a = subprocess.Popen([sys.executable, __file__, "--role", "origin", "--redis-url", redis_url,
-                              "--data-dir", str(work / "origin")], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             text=True, cwd=str(Path(__file__).resolve().parents[1]))
+        a = subprocess.Popen([sys.executable, "-m", "scripts.bench_redis", "--role", "origin", "--redis-url",
+                              redis_url, "--data-dir", str(work / "origin")], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True, cwd=ROOT)
         assert a.stdin is not None
         assert a.stdout is not None
 
@@ -249,8 +235,7 @@ async def run(args: argparse.Namespace) -> None:
             a.kill()
             a.wait(10)
         b.stop()
-        redis_proc.terminate()
-        redis_proc.wait(10)
+        redis.stop()
         shutil.rmtree(work, ignore_errors=True)
 
 

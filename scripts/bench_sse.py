@@ -1,7 +1,7 @@
 """SSE fan-out: N raw-socket clients on K case streams of a real server, real pipeline events.
 
-    python scripts/bench_sse.py --clients 1000 --cases 10            # p99 target at N = 1,000
-    python scripts/bench_sse.py --clients 10000 --cases 10 --waves 2  # connected/delivered at N = 10,000
+    python -m scripts.bench_sse --clients 1000 --cases 10            # p99 target at N = 1,000
+    python -m scripts.bench_sse --clients 10000 --cases 10 --waves 2  # connected/delivered at N = 10,000
 
 Steps: start ``lexintel serve`` (temp data dir, free port), create K cases, measure the server's RSS, open N
 clients (``GET /cases/{id}/stream``, client i on case i % K) with one asyncio protocol each (no HTTP library:
@@ -32,19 +32,8 @@ from pathlib import Path
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from scripts._benchlib import (
-    TS_KEY,
-    Server,
-    SSEFrames,
-    corpus_pdfs,
-    event_epoch,
-    load_line,
-    percentile,
-    raise_nofile,
-    rss_kb,
-)
+from scripts._benchlib import TS_KEY, Server, event_epoch, load_line, percentile, raise_nofile
+from tests.support import SSEFrames, corpus_pdfs, rss_kb
 
 
 class Recorder:

@@ -1,6 +1,6 @@
 """Structure check of the ``lexintel`` package: import cycles, SQL outside ``lexintel/store/``, long modules.
 
-    python scripts/check_structure.py            # exit 0 when clean, 1 when anything is found
+    python -m scripts.check_structure          # exit 0 when clean, 1 when anything is found
 
 Read from the source (``ast``), nothing is imported or run:
 

@@ -15,9 +15,11 @@ Cases: kill -9 mid-batch and restart; Redis killed and restarted mid-stream; 1,0
 a client that disconnects every second; a hanging PDF; a full disk (RLIMIT_FSIZE on the server process: every
 file it writes is capped, so uploads fail with EFBIG exactly as on a full volume, with no root needed).
 
-    python scripts/faults.py            # every case (about 2-3 minutes on 2 cores)
-    python scripts/faults.py --fast     # the quick cases only (CI: tests/test_faults.py)
-    python scripts/faults.py --only kill9 --only disk-full --json out.json
+    python -m scripts.faults            # every case (about 2-3 minutes on 2 cores)
+    python -m scripts.faults --fast     # the quick cases only (CI: tests/test_faults.py)
+    python -m scripts.faults --only kill9 --only disk-full --json out.json
+
+Run from the repository root (``scripts`` and ``tests.support`` are imported as packages).
 
 Exit status 0 when every case passed.
 """
@@ -39,8 +41,7 @@ from pathlib import Path
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _faultkit import (
+from scripts._faultkit import (
     MB,
     Follower,
     RedisServer,

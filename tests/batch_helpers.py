@@ -9,7 +9,7 @@ from typing import Any
 
 from litestar.testing import TestClient
 
-from tests.helpers import SSEEvent, iter_sse, wait_for
+from tests.support import SSEEvent, iter_sse, wait_for
 from tests.test_ingest import new_case as new_case  # one helper for every test module
 
 

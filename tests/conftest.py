@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -11,7 +10,8 @@ from litestar.testing import TestClient
 
 from lexintel.app import create_app
 from lexintel.settings import Settings
-from tests.helpers import RedisServer, ServerProcess, redis_server_path
+from tests.ci_helpers import REDIS_FLAGS, missing
+from tests.support import RedisServer, ServerProcess, redis_server_path
 
 
 @pytest.fixture
@@ -69,9 +69,7 @@ def server(server_factory: Callable[..., ServerProcess]) -> ServerProcess:
 def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     """A real Redis. Missing redis-server skips locally but fails when LEXINTEL_REQUIRE_REDIS=1 (CI)."""
     if redis_server_path() is None:
-        if os.environ.get("LEXINTEL_REQUIRE_REDIS") == "1":
-            pytest.fail("redis-server is required (LEXINTEL_REQUIRE_REDIS=1) but not installed")
-        pytest.skip("redis-server not installed")
+        missing("redis-server", "apt-get install -y redis-server", REDIS_FLAGS)
     server = RedisServer(tmp_path / "redis")
     server.start()
     yield server

@@ -15,7 +15,7 @@ from litestar import Litestar
 from lexintel.app import create_app
 from lexintel.services import Services
 from lexintel.settings import Settings
-from tests.helpers import free_port, wait_for
+from tests.support import free_port, wait_for
 
 T = TypeVar("T")
 

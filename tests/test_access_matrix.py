@@ -19,8 +19,8 @@ import pytest
 
 from lexintel.settings import Settings
 from tests.auth_helpers import PASSWORD, Account, add_account, expired_token, stream_token
-from tests.helpers import wait_for
 from tests.live_server import LiveServer
+from tests.support import wait_for
 
 CALLERS = ("owner", "member", "admin", "anonymous", "expired", "stream_token")
 ALPHA_WORD = "zebrafishquartz"  # only in the owner's documents

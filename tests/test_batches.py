@@ -10,7 +10,7 @@ import httpx
 from litestar.testing import TestClient
 
 from tests.batch_helpers import assert_batch_event_contract, batch_events, make_zip, new_case, wait_batch
-from tests.helpers import ServerProcess, SSEEvent, corpus, corpus_pages, read_stream
+from tests.support import ServerProcess, SSEEvent, corpus, corpus_pages, read_stream
 
 
 def _files(*names: str) -> list[tuple[str, tuple[str, bytes]]]:

@@ -55,7 +55,7 @@ async def test_close_all_wakes_waiting_readers_and_closes_late_subscribers() -> 
     b = Broadcaster()
     sub = b.subscribe("case:c")
     waiter = asyncio.create_task(sub.next_batch(30))
-    await asyncio.sleep(0.01)
+    await asyncio.sleep(0)  # one turn of the loop, not a timed wait: the task runs up to its await in next_batch
     b.close_all("shutdown")
     assert await asyncio.wait_for(waiter, 2) == []
     assert sub.closed_reason == "shutdown"

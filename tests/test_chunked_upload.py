@@ -12,7 +12,7 @@ import httpx
 from litestar.testing import TestClient
 
 from tests.batch_helpers import assert_batch_event_contract, batch_events, make_zip, new_case, wait_batch
-from tests.helpers import ServerProcess, corpus, corpus_pages, read_stream, wait_for
+from tests.support import ServerProcess, corpus, corpus_pages, read_stream, wait_for
 
 
 def start_upload(client: Any, case_id: str, data: bytes, name: str, chunk: int, **extra: Any) -> dict[str, Any]:

@@ -6,7 +6,6 @@ import hashlib
 import os
 import subprocess
 import sys
-import time
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from tests.helpers import ServerProcess, corpus, wait_for
+from tests.support import ServerProcess, corpus, scrape_metrics, wait_for
 
 
 def lexintel(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
@@ -119,7 +118,11 @@ def test_watch_resumes_across_a_server_restart(server: ServerProcess) -> None:
 
     try:
         wait_for(lambda: status()["pages_done"] >= 5, timeout=120, what="extraction under way")
-        time.sleep(0.5)  # let the watcher read some events
+        # the watcher is connected, and at least one more event went out to it live, before the restart
+        wait_for(lambda: scrape_metrics(server.url).get("lexintel_sse_connections", 0) >= 1, timeout=60,
+                 what="the watcher's stream open")
+        connected_at = status()["pages_done"]
+        wait_for(lambda: status()["pages_done"] > connected_at, timeout=60, what="a page done while watched")
         server.stop()
         server.start()  # same port and data dir: the document is requeued as a new run
         out, err = watch.communicate(timeout=300)

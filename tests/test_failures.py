@@ -11,8 +11,8 @@ from typing import Any
 import pypdf
 from litestar.testing import TestClient
 
-from tests.helpers import child_pids, corpus, wait_for
-from tests.pdfgen import bomb_pdf, make_pdf, slow_pdf, text_page
+from tests.support import child_pids, corpus, wait_for
+from tests.support.pdfs import bomb_pdf, make_pdf, slow_pdf, text_page
 from tests.test_ingest import new_case, upload, wait_terminal
 
 

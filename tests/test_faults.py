@@ -1,4 +1,4 @@
-"""The fault suite's quick cases, run the way a user runs them: ``python scripts/faults.py --fast``.
+"""The fault suite's quick cases, run the way a user runs them: ``python -m scripts.faults --fast``.
 
 Each case starts its own real servers (and kills them: -9, full disk, hanging PDF, 1,000 idle clients, a
 flapping client); this test only checks the verdicts and figures the script reports."""
@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_fast_fault_suite_loses_nothing_and_leaves_nothing_stuck(tmp_path: Path) -> None:
     out = tmp_path / "faults.json"
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "faults.py"), "--fast", "--json", str(out)],
+    proc = subprocess.run([sys.executable, "-m", "scripts.faults", "--fast", "--json", str(out)],
                           capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert out.exists(), proc.stderr[-3000:]
     results = json.loads(out.read_text())

@@ -18,8 +18,8 @@ from litestar.testing import TestClient
 from lexintel.settings import Settings
 from lexintel.upload.multipart import sanitize_filename
 from tests.auth_helpers import Account, add_account
-from tests.helpers import corpus, wait_for
-from tests.pdfgen import make_pdf, text_page
+from tests.support import corpus, wait_for
+from tests.support.pdfs import make_pdf, text_page
 
 KB = 1024
 BOUNDARY = "hostile-boundary-7f3a"

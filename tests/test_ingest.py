@@ -6,7 +6,7 @@ from typing import Any
 
 from litestar.testing import TestClient
 
-from tests.helpers import corpus, corpus_pages, wait_for
+from tests.support import corpus, corpus_pages, wait_for
 
 
 def new_case(client: TestClient, name: str = "Smith v Jones") -> str:  # type: ignore[type-arg]

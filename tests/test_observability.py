@@ -14,7 +14,7 @@ from litestar.testing import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from lexintel.observability.logging import JSONFormatter, TextFormatter, log_event
-from tests.helpers import ServerProcess, SSEEvent, corpus, iter_sse, wait_for
+from tests.support import ServerProcess, SSEEvent, corpus, iter_sse, wait_for
 from tests.test_ingest import new_case, upload, wait_terminal
 
 PAGE_TEXT = "Hello, here is some text"  # on page 1 of the 4-page corpus PDF: must never reach a log line

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from tests.helpers import ServerProcess, corpus, read_stream, wait_for
+from tests.support import ServerProcess, corpus, read_stream, wait_for
 from tests.test_ingest import new_case, upload, wait_terminal
 
 

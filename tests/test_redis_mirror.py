@@ -17,8 +17,7 @@ import pytest
 import redis
 
 from lexintel.events.foreign import stage_for
-from tests.conftest import RedisServer
-from tests.helpers import ServerProcess, SSEEvent, corpus, iter_sse, read_stream, wait_for
+from tests.support import RedisServer, ServerProcess, SSEEvent, corpus, iter_sse, read_stream, wait_for
 
 BIG = "GeoTopo-komprimiert"  # 117 pages: processing takes long enough to watch it live
 

@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 
 from lexintel.settings import Settings
 from tests.auth_helpers import Account, add_account
-from tests.helpers import wait_for
 from tests.live_server import LiveServer
+from tests.support import wait_for
 
 EXAMPLES_PER_OPERATION = 40
 

@@ -13,7 +13,7 @@ import httpx
 from litestar.testing import TestClient
 
 from lexintel.observability.shutdown import begin_shutdown
-from tests.helpers import ServerProcess, SSEEvent, corpus, iter_sse, read_stream, wait_for
+from tests.support import ServerProcess, SSEEvent, corpus, iter_sse, read_stream, wait_for
 from tests.test_ingest import new_case
 
 BIG = "geotopo_GeoTopo-komprimiert"  # 117 pages: several seconds of extraction

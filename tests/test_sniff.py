@@ -9,7 +9,7 @@ import pytest
 
 from lexintel import formats
 from lexintel.formats.text import TextDecodeError, decode_text
-from tests.helpers import corpus
+from tests.support import corpus
 
 
 def kind_of(head: bytes) -> str | None:

@@ -14,9 +14,9 @@ import httpx
 import pytest
 
 from lexintel.settings import Settings
-from tests.helpers import SSEEvent, corpus, iter_sse, read_stream, wait_for
 from tests.live_server import LiveServer
-from tests.pdfgen import make_pdf, slow_pdf, text_page
+from tests.support import SSEEvent, corpus, iter_sse, read_stream, wait_for
+from tests.support.pdfs import make_pdf, slow_pdf, text_page
 
 
 @pytest.fixture
@@ -49,7 +49,8 @@ def test_many_clients_racing_replay_and_live_each_get_an_exact_contiguous_sequen
     url = f"{live.url}/progress/documents/{doc_id}/stream"
 
     def client(n: int) -> tuple[int | None, list[SSEEvent]]:
-        time.sleep(random.uniform(0, 2.5))  # join at a random moment: some replay, some live, some both
+        # Not synchronisation: joining at a random moment is the point (some replay, some live, some both).
+        time.sleep(random.uniform(0, 2.5))
         cursor = None
         if n % 2:
             current = httpx.get(f"{live.url}/documents/{doc_id}/status").json()["last_event_id"]

@@ -16,9 +16,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.helpers import ServerProcess, corpus
+from tests.ci_helpers import BROWSER_FLAGS, import_or_missing, missing
+from tests.support import ServerProcess, corpus
 
-playwright_api = pytest.importorskip("playwright.sync_api")
+playwright_api = import_or_missing("playwright.sync_api", "pip install playwright", BROWSER_FLAGS)
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect  # noqa: E402
 
 CHROMIUM = os.environ.get("LEXINTEL_CHROMIUM", "/usr/bin/chromium")
@@ -30,9 +31,7 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
-        if os.environ.get("CI") or os.environ.get("LEXINTEL_REQUIRE_REDIS") == "1":
-            pytest.fail(f"chromium is required for the browser test but {CHROMIUM} is missing")
-        pytest.skip(f"chromium not installed at {CHROMIUM} (apt-get install -y chromium)")
+        missing(f"chromium at {CHROMIUM}", "apt-get install -y chromium", BROWSER_FLAGS)
     with playwright_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         yield browser

@@ -12,7 +12,7 @@ import pytest
 from litestar.testing import TestClient
 
 from tests.batch_helpers import assert_batch_event_contract, batch_events, make_zip, new_case, wait_batch
-from tests.helpers import corpus, corpus_pages
+from tests.support import corpus, corpus_pages
 
 PDFS = ["minimal-document", "pdflatex-4-pages", "multicolumn", "crazyones-pdfa"]
 CORRUPT_PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> this is not really a PDF\n%%EOF\n"
