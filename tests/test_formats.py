@@ -25,7 +25,7 @@ from lexintel.formats.zipdir import member_names
 from lexintel.pipeline.extract import extract_step
 from tests.batch_helpers import make_zip, wait_batch
 from tests.helpers import corpus, corpus_pages
-from tests.pdfgen import _assemble, make_pdf, text_page
+from tests.support.pdfs import assemble, make_pdf, text_page
 from tests.test_failures import encrypted_pdf
 from tests.test_ingest import new_case, upload, wait_terminal
 
@@ -92,7 +92,7 @@ def stored_zip_holding_a_pdf() -> bytes:
 def broken_page_tree_pdf() -> bytes:
     """A page tree whose kid is a dictionary, not a reference: pdfminer fails on it with an AttributeError
     ("'dict' object has no attribute 'objid'"), the raw message issue 15 saw reach users."""
-    return _assemble([b"<< /Type /Catalog /Pages 2 0 R >>",
+    return assemble([b"<< /Type /Catalog /Pages 2 0 R >>",
                       b"<< /Type /Pages /Kids [<< /Type /Page >>] /Count 1 >>"])
 
 

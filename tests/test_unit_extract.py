@@ -81,9 +81,6 @@ def test_a_damaged_pdf_is_corrupt_pdf(tmp_path: Path, damage: Any) -> None:
     assert "damaged" in reason
 
 
-@pytest.mark.xfail(strict=True, reason="extract.py puts pdfminer's exception class in the reason (e.g. 'PSEOF: "
-                                       "Unexpected EOF', 'PDFSyntaxError: No /Root object!'), which the brief "
-                                       "forbids in user-facing text. Remove this marker once the reason is plain.")
 def test_a_damaged_pdfs_reason_names_no_python_exception(tmp_path: Path) -> None:
     reason = assert_failed(run(tmp_path, GOOD[: len(GOOD) // 3]), "corrupt_pdf")
     assert not PY_EXCEPTION.search(reason), reason

@@ -7,7 +7,7 @@ import zlib
 __all__ = ["bomb_pdf", "make_pdf", "slow_pdf", "text_page", "text_pdf"]
 
 
-def _assemble(objects: list[bytes]) -> bytes:
+def assemble(objects: list[bytes]) -> bytes:
     """Number the objects 1..n, write them with a correct xref table and trailer (object 1 is the catalog)."""
     out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
     offsets = []
@@ -48,7 +48,7 @@ def _pages(streams: list[bytes]) -> list[bytes]:
 def make_pdf(contents: list[bytes], *, compress: bool = True) -> bytes:
     """A valid PDF with one page per content stream (Helvetica as F1), with a correct xref table."""
     streams = [_stream(zlib.compress(c, 9) if compress else c, flate=compress) for c in contents]
-    return _assemble(_pages(streams))
+    return assemble(_pages(streams))
 
 
 def text_page(*lines: str) -> bytes:
@@ -72,7 +72,7 @@ def bomb_pdf(inflated_mb: int = 1024) -> bytes:
     compressor = zlib.compressobj(9)
     block = b" " * (1024 * 1024)
     data = b"".join(compressor.compress(block) for _ in range(inflated_mb)) + compressor.flush()
-    return _assemble(_pages([_stream(data, flate=True)]))
+    return assemble(_pages([_stream(data, flate=True)]))
 
 
 def text_pdf(pages: int, tag: str) -> bytes:
