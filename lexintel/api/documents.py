@@ -43,7 +43,7 @@ async def _receive(svc: Svc, request: Request[Any, Any, Any]) -> Any:
 
 
 @post("/cases/{case_id:str}/documents", status_code=HTTP_202_ACCEPTED, request_max_body_size=None,
-      tags=["documents"], responses=error_responses(409, 413, 415, 503))
+      tags=["documents"], responses=error_responses(400, 409, 413, 415, 503))
 async def upload_to_case(case_id: str, request: Request[Any, Any, Any], svc: Svc) -> UploadAccepted:
     """Upload one or more files (multipart, any field name) into a case; 202 with the new document ids."""
     svc.records.case(case_id)  # 404 before reading the body
@@ -52,7 +52,7 @@ async def upload_to_case(case_id: str, request: Request[Any, Any, Any], svc: Svc
 
 
 @post("/documents/upload", status_code=HTTP_202_ACCEPTED, request_max_body_size=None, tags=["documents"],
-      responses=error_responses(404, 409, 413, 415, 503))
+      responses=error_responses(400, 404, 409, 413, 415, 503))
 async def upload_compat(request: Request[Any, Any, Any], svc: Svc, caller: User) -> UploadAccepted:
     """Compatibility alias of the original design: the case comes in the form field ``case_id``."""
     received = await _receive(svc, request)

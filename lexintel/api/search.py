@@ -7,6 +7,7 @@ import html
 from litestar import get
 from litestar.params import Parameter
 
+from lexintel.api.errors import error_responses
 from lexintel.api.models.search import SearchHit, SearchResults
 from lexintel.auth.access import reader_id, require_case
 from lexintel.auth.users import User
@@ -29,7 +30,7 @@ def _hit(passage: Passage) -> SearchHit:
     )
 
 
-@get("/search", tags=["search"])
+@get("/search", tags=["search"], responses=error_responses(404))
 async def search(
     svc: Svc,
     caller: User,

@@ -42,10 +42,6 @@ class User:
     def is_admin(self) -> bool:
         return self.role == "admin"
 
-    def public(self) -> dict[str, str]:
-        """The JSON view (never the password hash)."""
-        return {"id": self.id, "name": self.name, "role": self.role}
-
 
 IMPLICIT_ADMIN = User(id="local", name="local", role="admin", implicit=True)
 
