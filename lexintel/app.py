@@ -4,7 +4,6 @@ the pipeline's task group for as long as the app serves."""
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -13,13 +12,14 @@ import anyio
 from litestar import Litestar
 from litestar.di import Provide
 from litestar.exceptions import HTTPException
-from litestar.openapi import OpenAPIConfig
 
 from lexintel import __version__
 from lexintel.api.auth import auth_handlers
 from lexintel.api.batches import batch_handlers
 from lexintel.api.cases import CaseController
 from lexintel.api.documents import document_handlers
+from lexintel.api.errors import EXCEPTION_HANDLERS
+from lexintel.api.openapi import describe_operations, openapi_config
 from lexintel.api.search import search
 from lexintel.api.sse import SSEHandoff
 from lexintel.api.streams import stream_handlers
@@ -28,7 +28,7 @@ from lexintel.api.uploads import upload_handlers
 from lexintel.api.web import web_handlers
 from lexintel.auth.guard import auth_guard, provide_caller
 from lexintel.auth.service import start_auth
-from lexintel.errors import AppError, app_error_handler, is_disk_full, storage_error_handler
+from lexintel.errors import AppError, is_disk_full
 from lexintel.instrumentation import instrument
 from lexintel.observability.middleware import RequestLogMiddleware
 from lexintel.observability.shutdown import begin_shutdown
@@ -83,13 +83,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
         dependencies={"svc": Provide(provide_services, sync_to_thread=False),
                       "caller": Provide(provide_caller, sync_to_thread=False)},
         guards=[auth_guard],  # authenticate every non-public route; 404 for cases the caller can't read
-        exception_handlers={AppError: app_error_handler, OSError: storage_error_handler,
-                            sqlite3.OperationalError: storage_error_handler},
+        exception_handlers=EXCEPTION_HANDLERS,  # every error answer is {"status_code", "code", "detail"}
         after_exception=[log_unexpected],
         logging_config=None,  # `lexintel serve` configures one-line logs (lexintel.observability.logging)
         lifespan=[lifespan],
-        openapi_config=OpenAPIConfig(title="LexIntel", version=__version__, path="/schema"),
+        openapi_config=openapi_config(),
     )
+    describe_operations(app)  # security and the common error answers of every operation, in the schema
     # outermost: request log (also sees unrouted 404s); then the SSE handoff (streams outside Litestar's stack)
     request_log = RequestLogMiddleware(SSEHandoff(app.asgi_handler))
     app.asgi_handler = request_log

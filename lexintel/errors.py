@@ -1,84 +1,117 @@
-"""The application's error tree and its JSON mapping.
+"""The application's error tree: what went wrong, in domain terms, with no HTTP in it.
 
-    AppError                (500)   base: every error carries a stable ``code`` and a human ``detail``
-    ├── BadRequest          (400)
-    ├── NotFound            (404)   also used for things the caller may not know exist
-    ├── Conflict            (409)
-    ├── PayloadTooLarge     (413)
-    ├── UnsupportedType     (415)
-    ├── InsufficientStorage (507)   the disk (or the data dir's size limit) is full
-    └── ServiceUnavailable  (503)   shutting down: retry later (elsewhere)
+    AppError                 base: a stable machine ``code`` and a human ``detail`` (plus optional extra fields)
+    ├── InvalidInput         the caller sent something unusable             (alias: BadRequest)
+    ├── NotAuthenticated     no credentials, or unknown/expired ones        (alias: Unauthorized)
+    ├── Forbidden            known caller, but not allowed to do this
+    ├── NotFound             no such thing (also: a thing the caller may not know exists)
+    ├── Conflict             the thing is in a state that does not allow this now
+    ├── Gone                 the thing existed but is over (an expired or cancelled upload)
+    ├── TooLarge             more bytes, entries or items than the limits allow (alias: PayloadTooLarge)
+    ├── UnsupportedType      a file of a kind LexIntel does not process
+    ├── RateLimited          too many attempts; ``retry_after`` seconds until the next is allowed
+    ├── Unavailable          the instance cannot take this now (shutting down)  (alias: ServiceUnavailable)
+    └── StorageFull          the disk (or the data dir's size limit) is full    (alias: InsufficientStorage)
 
-Handlers raise these; :func:`app_error_handler` turns them into ``{"status_code", "code", "detail"}``, the
-same shape Litestar uses for its own HTTP errors, so clients parse one format. :func:`storage_error_handler`
-turns "no space left" from the file system or SQLite, wherever it surfaces, into a 507 that says so.
+Store, pipeline, auth and CLI code raise these and know nothing of status codes; the one place that turns them
+into HTTP answers is ``lexintel.api.errors``, and the CLI prints ``detail``. ``retry_after`` is a fact about the
+domain ("try again in N seconds"), which the HTTP mapping sends as ``Retry-After``.
 """
 
 from __future__ import annotations
 
 import errno
-import logging
 import sqlite3
-from typing import Any, ClassVar
-
-from litestar import Request, Response
+from typing import Any
 
 __all__ = [
     "AppError",
     "BadRequest",
     "Conflict",
+    "Forbidden",
+    "Gone",
     "InsufficientStorage",
+    "InvalidInput",
+    "NotAuthenticated",
     "NotFound",
     "PayloadTooLarge",
+    "RateLimited",
     "ServiceUnavailable",
+    "StorageFull",
+    "TooLarge",
+    "Unauthorized",
+    "Unavailable",
     "UnsupportedType",
-    "app_error_handler",
     "is_disk_full",
-    "storage_error_handler",
 ]
 
-log = logging.getLogger(__name__)
 DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT})
 
 
 class AppError(Exception):
-    """Base of every error a client may see."""
+    """Base of every error a client may see: ``code`` is stable (clients branch on it), ``detail`` is for people.
 
-    status_code: ClassVar[int] = 500
+    ``extra`` keyword fields travel with the error to the client (e.g. ``missing`` chunk indexes).
+    """
 
-    def __init__(self, code: str, detail: str, **extra: Any) -> None:
+    def __init__(self, code: str, detail: str, *, retry_after: int | None = None, **extra: Any) -> None:
         super().__init__(detail)
         self.code = code
         self.detail = detail
+        self.retry_after = retry_after
         self.extra = extra
 
 
-class BadRequest(AppError):
-    status_code = 400
+class InvalidInput(AppError):
+    """The caller sent something unusable (a bad name, an empty query, a malformed upload)."""
+
+
+class NotAuthenticated(AppError):
+    """No credentials, or unknown, expired or revoked ones."""
+
+
+class Forbidden(AppError):
+    """The caller is known and may see the thing, but may not do this (not the owner, CSRF refusal)."""
 
 
 class NotFound(AppError):
-    status_code = 404
+    """No such thing; also what a thing the caller may not read looks like, so an id tells an outsider nothing."""
 
 
 class Conflict(AppError):
-    status_code = 409
+    """The thing's current state does not allow this (retrying a document that did not fail)."""
 
 
-class PayloadTooLarge(AppError):
-    status_code = 413
+class Gone(AppError):
+    """The thing existed and is over for good (an upload session that expired or was cancelled)."""
+
+
+class TooLarge(AppError):
+    """More bytes, files or chunks than the configured limits allow."""
 
 
 class UnsupportedType(AppError):
-    status_code = 415
+    """A file of a kind LexIntel does not process (judged by content)."""
 
 
-class ServiceUnavailable(AppError):
-    status_code = 503
+class RateLimited(AppError):
+    """Too many attempts; ``retry_after`` says in how many seconds the next one is allowed."""
 
 
-class InsufficientStorage(AppError):
-    status_code = 507
+class Unavailable(AppError):
+    """The instance cannot take this now (it is shutting down); try again shortly, here or elsewhere."""
+
+
+class StorageFull(AppError):
+    """The data directory's disk, quota or size limit is full; nothing was saved."""
+
+
+# The names of the first design, kept so every caller keeps working; they are the very same classes.
+BadRequest = InvalidInput
+Unauthorized = NotAuthenticated
+PayloadTooLarge = TooLarge
+ServiceUnavailable = Unavailable
+InsufficientStorage = StorageFull
 
 
 def is_disk_full(exc: BaseException) -> bool:
@@ -88,23 +121,3 @@ def is_disk_full(exc: BaseException) -> bool:
         return exc.errno in DISK_FULL_ERRNOS
     message = str(exc)
     return isinstance(exc, sqlite3.OperationalError) and ("disk is full" in message or "disk I/O error" in message)
-
-
-def storage_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
-    """OSError/sqlite3.Error raised by a handler: 507 ``disk_full`` when storage is full, else 500 (logged)."""
-    if is_disk_full(exc):
-        log.error("storage full: %s", exc)
-        err: AppError = InsufficientStorage(
-            "disk_full", "The server's storage is full; nothing was saved. Free space in the data directory "
-            "(or raise its limit) and try again.",
-        )
-    else:
-        log.error("storage error", exc_info=exc)
-        err = AppError("internal_error", f"The server could not read or write its storage ({type(exc).__name__}).")
-    return app_error_handler(request, err)
-
-
-def app_error_handler(_: Request[Any, Any, Any], exc: AppError) -> Response[dict[str, Any]]:
-    """Render an :class:`AppError` as JSON."""
-    body = {"status_code": exc.status_code, "code": exc.code, "detail": exc.detail, **exc.extra}
-    return Response(body, status_code=exc.status_code)

@@ -17,17 +17,32 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response, delete, get, post
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
+from lexintel.api.errors import error_responses
+from lexintel.api.models.auth import (
+    ApiToken,
+    CaseShare,
+    IssuedToken,
+    Login,
+    LoginResult,
+    Me,
+    NewShare,
+    NewToken,
+    StreamToken,
+    StreamTokenRequest,
+    UserView,
+)
 from lexintel.auth.access import can_read_case, not_found, subject_case
-from lexintel.auth.errors import Forbidden, Unauthorized
 from lexintel.auth.service import Auth, auth_of
 from lexintel.auth.sessions import COOKIE_NAME, session_cookie
 from lexintel.auth.users import User
 from lexintel.clock import utc_now_iso
-from lexintel.errors import BadRequest, NotFound, UnsupportedType
+from lexintel.errors import Forbidden, InvalidInput, NotAuthenticated, NotFound, RateLimited, UnsupportedType
 from lexintel.services import Svc
+from lexintel.store.access import share_case as add_share
 
 __all__ = ["auth_handlers"]
 
@@ -39,30 +54,8 @@ _STREAM_PATHS = (
 )
 
 
-class Login(msgspec.Struct):
-    """Body of ``POST /auth/login``."""
-
-    username: str
-    password: str
-
-
-class NewToken(msgspec.Struct):
-    """Body of ``POST /auth/tokens``."""
-
-    name: str = ""
-    expires_in_days: int = 90
-
-
-class StreamTokenRequest(msgspec.Struct):
-    """Body of ``POST /streams/token``: the stream path the token will open."""
-
-    path: str
-
-
-class NewShare(msgspec.Struct):
-    """Body of ``POST /cases/{case_id}/shares``: the user name to share with."""
-
-    user: str
+def _view(user: User) -> UserView:
+    return UserView(id=user.id, name=user.name, role=user.role)
 
 
 def _secure(request: Request[Any, Any, Any]) -> bool:
@@ -77,11 +70,12 @@ def _auth(request: Request[Any, Any, Any]) -> Auth:
 
 def _require_auth_on(auth: Auth) -> None:
     if not auth.enabled:
-        raise BadRequest("auth_off", "Authentication is off (LEXINTEL_AUTH=off): no login or API token is needed.")
+        raise InvalidInput("auth_off", "Authentication is off (LEXINTEL_AUTH=off): no login or API token is needed.")
 
 
-@post("/auth/login", status_code=200, opt={"public": True}, tags=["auth"])
-async def login(data: JSONBody[Login], request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+@post("/auth/login", status_code=200, opt={"public": True}, tags=["auth"],
+      responses=error_responses(401, 415, 429))
+async def login(data: JSONBody[Login], request: Request[Any, Any, Any]) -> Response[LoginResult]:
     """Check a user name and password; set the HttpOnly session cookie; return the CSRF token for writes."""
     auth = _auth(request)
     _require_auth_on(auth)
@@ -93,20 +87,21 @@ async def login(data: JSONBody[Login], request: Request[Any, Any, Any]) -> Respo
     name = data.username.strip()[:64]
     wait = auth.limiter.retry_after(name, address)
     if wait:
-        body = {"status_code": 429, "code": "too_many_attempts",
-                "detail": f"Too many failed logins; try again in {wait} s."}
-        return Response(body, status_code=429, headers={"Retry-After": str(wait)})
+        raise RateLimited("too_many_attempts", f"Too many failed logins; try again in {wait} s.", retry_after=wait)
     user = await auth.users.authenticate(name, data.password[:1024])
     if user is None:
         auth.limiter.failed(name, address)
-        raise Unauthorized("invalid_credentials", "Wrong user name or password.")
+        raise NotAuthenticated("invalid_credentials", "Wrong user name or password.")
     auth.limiter.succeeded(name, address)
     secret, session = auth.sessions.create(user)
-    body = {"user": user.public(), "csrf_token": session.csrf_token, "expires_at": session.expires_at}
+    body = LoginResult(user=_view(user), csrf_token=session.csrf_token, expires_at=session.expires_at)
     return Response(body, cookies=[session_cookie(secret, secure=_secure(request))])
 
 
-@post("/auth/logout", status_code=HTTP_204_NO_CONTENT, tags=["auth"])
+_LOGGED_OUT = {HTTP_204_NO_CONTENT: ResponseSpec(data_container=None, description="Logged out; the cookie is cleared.")}
+
+
+@post("/auth/logout", status_code=HTTP_204_NO_CONTENT, tags=["auth"], responses=_LOGGED_OUT)
 async def logout(request: Request[Any, Any, Any]) -> Response[None]:
     """End the cookie session (a Bearer token stays valid: revoke it with DELETE /auth/tokens/{id})."""
     secret = request.cookies.get(COOKIE_NAME)
@@ -117,32 +112,31 @@ async def logout(request: Request[Any, Any, Any]) -> Response[None]:
 
 
 @get("/auth/me", tags=["auth"])
-async def me(request: Request[Any, Any, Any], caller: User) -> dict[str, Any]:
+async def me(request: Request[Any, Any, Any], caller: User) -> Me:
     """The caller, the auth mode, and the CSRF token of a cookie session (send it as X-CSRF-Token)."""
     auth = _auth(request)
-    body: dict[str, Any] = {"user": caller.public(), "auth": "on" if auth.enabled else "off", "csrf_token": None}
     secret = request.cookies.get(COOKIE_NAME)
     session = auth.sessions.get(secret) if secret and auth.enabled else None
-    if session is not None and session.user.id == caller.id:
-        body["csrf_token"] = session.csrf_token
-    return body
+    csrf = session.csrf_token if session is not None and session.user.id == caller.id else None
+    return Me(user=_view(caller), auth="on" if auth.enabled else "off", csrf_token=csrf)
 
 
 @get("/auth/tokens", tags=["auth"])
-async def list_tokens(request: Request[Any, Any, Any], caller: User) -> list[dict[str, Any]]:
+async def list_tokens(request: Request[Any, Any, Any], caller: User) -> list[ApiToken]:
     """The caller's API tokens (names, dates; never the secrets)."""
     auth = _auth(request)
-    return auth.api_tokens.list(caller) if auth.enabled else []
+    return msgspec.convert(auth.api_tokens.list(caller), list[ApiToken]) if auth.enabled else []
 
 
 @post("/auth/tokens", status_code=HTTP_201_CREATED, tags=["auth"])
-async def create_token(data: JSONBody[NewToken], request: Request[Any, Any, Any], caller: User) -> dict[str, Any]:
+async def create_token(data: JSONBody[NewToken], request: Request[Any, Any, Any], caller: User) -> IssuedToken:
     """A new API token for the caller; ``token`` is shown only in this answer."""
     auth = _auth(request)
     _require_auth_on(auth)
     if not 1 <= data.expires_in_days <= 365:
-        raise BadRequest("invalid_expiry", "expires_in_days must be 1-365.")
-    return auth.api_tokens.create(caller, data.name.strip()[:100], data.expires_in_days * DAY)
+        raise InvalidInput("invalid_expiry", "expires_in_days must be 1-365.")
+    issued = auth.api_tokens.create(caller, data.name.strip()[:100], data.expires_in_days * DAY)
+    return msgspec.convert(issued, IssuedToken)
 
 
 @delete("/auth/tokens/{token_id:str}", tags=["auth"])
@@ -155,7 +149,7 @@ async def revoke_token(token_id: str, request: Request[Any, Any, Any], caller: U
 @post("/streams/token", status_code=200, tags=["streams"])
 async def stream_token(
     data: JSONBody[StreamTokenRequest], request: Request[Any, Any, Any], caller: User, svc: Svc
-) -> dict[str, Any]:
+) -> StreamToken:
     """A short-lived token for one stream: open ``url`` (the path plus ``?token=``) with EventSource."""
     path = data.path.split("?", 1)[0]
     for pattern, param, template in _STREAM_PATHS:
@@ -168,14 +162,14 @@ async def stream_token(
             raise not_found(param, ident)  # foreign looks missing
         canonical = template.format(ident)
         token, expires_at = _auth(request).stream_tokens.issue(caller, canonical)
-        return {"token": token, "expires_at": expires_at, "path": canonical, "url": f"{canonical}?token={token}"}
-    raise BadRequest("bad_stream_path", "path must be /cases/{id}/stream, /batches/{id}/stream or "
-                     "/progress/documents/{id}/stream.")
+        return StreamToken(token=token, expires_at=expires_at, path=canonical, url=f"{canonical}?token={token}")
+    raise InvalidInput("bad_stream_path", "path must be /cases/{id}/stream, /batches/{id}/stream or "
+                       "/progress/documents/{id}/stream.")
 
 
 @post("/cases/{case_id:str}/shares", status_code=HTTP_201_CREATED, tags=["cases"])
 async def share_case(case_id: str, data: JSONBody[NewShare], request: Request[Any, Any, Any], caller: User,
-                     svc: Svc) -> dict[str, Any]:
+                     svc: Svc) -> CaseShare:
     """Let another user read and work in this case (the case's owner or an admin may share)."""
     auth = _auth(request)
     _require_auth_on(auth)
@@ -185,10 +179,8 @@ async def share_case(case_id: str, data: JSONBody[NewShare], request: Request[An
     target = auth.users.by_name(data.user.strip())
     if target is None:
         raise NotFound("user_not_found", f"No user named {data.user.strip()[:64]!r}.")
-    with svc.db.transaction() as conn:
-        conn.execute("INSERT OR IGNORE INTO case_shares (case_id, user_id, created_at) VALUES (?, ?, ?)",
-                     (case_id, target.id, utc_now_iso()))
-    return {"case_id": case_id, "user": target.public()}
+    add_share(svc.db, case_id, target.id, utc_now_iso())
+    return CaseShare(case_id=case_id, user=_view(target))
 
 
 auth_handlers = [login, logout, me, list_tokens, create_token, revoke_token, stream_token, share_case]

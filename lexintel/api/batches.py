@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+import msgspec
 from litestar import get
 
+from lexintel.api.models.batches import Batch, BatchProgress
 from lexintel.events.schema import stream_key
 from lexintel.services import Svc
 
@@ -13,15 +13,15 @@ __all__ = ["batch_handlers"]
 
 
 @get("/batches/{batch_id:str}", tags=["batches"])
-async def show_batch(batch_id: str, svc: Svc) -> dict[str, Any]:
+async def show_batch(batch_id: str, svc: Svc) -> Batch:
     """A batch: where it came from, stage, counts (indexed, failed, skipped), elapsed/ETA and its log."""
     body = svc.batches.describe(batch_id)
     body["document_ids"] = [r["id"] for r in svc.records.batch_documents(batch_id)]
-    return body
+    return msgspec.convert(body, Batch)
 
 
 @get("/batches/{batch_id:str}/progress", tags=["batches"])
-async def batch_progress(batch_id: str, svc: Svc) -> dict[str, Any]:
+async def batch_progress(batch_id: str, svc: Svc) -> BatchProgress:
     """Polling fallback: current stage, counts and every document's status, plus the stream's last event id."""
     body = svc.batches.describe(batch_id)
     body.pop("log")
@@ -34,7 +34,7 @@ async def batch_progress(batch_id: str, svc: Svc) -> dict[str, Any]:
         }
         for r in svc.records.batch_documents(batch_id)
     ]
-    return body
+    return msgspec.convert(body, BatchProgress)
 
 
 batch_handlers = [show_batch, batch_progress]

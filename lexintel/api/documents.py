@@ -5,9 +5,12 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+import msgspec
 from litestar import Request, delete, get, post
 from litestar.status_codes import HTTP_202_ACCEPTED
 
+from lexintel.api.errors import error_responses
+from lexintel.api.models.documents import Document, DocumentStatus, DocumentText, UploadAccepted
 from lexintel.auth.access import require_case
 from lexintel.auth.users import User
 from lexintel.errors import BadRequest, Conflict, ServiceUnavailable
@@ -40,16 +43,17 @@ async def _receive(svc: Svc, request: Request[Any, Any, Any]) -> Any:
 
 
 @post("/cases/{case_id:str}/documents", status_code=HTTP_202_ACCEPTED, request_max_body_size=None,
-      tags=["documents"])
-async def upload_to_case(case_id: str, request: Request[Any, Any, Any], svc: Svc) -> dict[str, Any]:
+      tags=["documents"], responses=error_responses(400, 409, 413, 415, 503))
+async def upload_to_case(case_id: str, request: Request[Any, Any, Any], svc: Svc) -> UploadAccepted:
     """Upload one or more files (multipart, any field name) into a case; 202 with the new document ids."""
     svc.records.case(case_id)  # 404 before reading the body
     received = await _receive(svc, request)
-    return await svc.intake.accept(case_id, received)
+    return msgspec.convert(await svc.intake.accept(case_id, received), UploadAccepted)
 
 
-@post("/documents/upload", status_code=HTTP_202_ACCEPTED, request_max_body_size=None, tags=["documents"])
-async def upload_compat(request: Request[Any, Any, Any], svc: Svc, caller: User) -> dict[str, Any]:
+@post("/documents/upload", status_code=HTTP_202_ACCEPTED, request_max_body_size=None, tags=["documents"],
+      responses=error_responses(400, 404, 409, 413, 415, 503))
+async def upload_compat(request: Request[Any, Any, Any], svc: Svc, caller: User) -> UploadAccepted:
     """Compatibility alias of the original design: the case comes in the form field ``case_id``."""
     received = await _receive(svc, request)
     case_id = received.fields.get("case_id", "").strip()
@@ -60,26 +64,26 @@ async def upload_compat(request: Request[Any, Any, Any], svc: Svc, caller: User)
     except Exception:
         await received.discard()
         raise
-    return await svc.intake.accept(case_id, received)
+    return msgspec.convert(await svc.intake.accept(case_id, received), UploadAccepted)
 
 
 @get("/documents/{document_id:str}", tags=["documents"])
-async def show_document(document_id: str, svc: Svc) -> dict[str, Any]:
+async def show_document(document_id: str, svc: Svc) -> Document:
     """A document's metadata and status."""
-    return document_json(svc.records.document(document_id))
+    return msgspec.convert(document_json(svc.records.document(document_id)), Document)
 
 
 @get(["/documents/{document_id:str}/status", "/progress/documents/{document_id:str}/status"], tags=["documents"])
-async def document_status(document_id: str, svc: Svc) -> dict[str, Any]:
+async def document_status(document_id: str, svc: Svc) -> DocumentStatus:
     """Polling fallback for the stream: status, stage, progress, pages, error."""
     row = svc.records.document(document_id)
     body = _status_json(row)
     body["last_event_id"] = svc.events.last_id(stream_key("document", document_id))
-    return body
+    return msgspec.convert(body, DocumentStatus)
 
 
 @get("/documents/{document_id:str}/text", tags=["documents"])
-async def document_text(document_id: str, svc: Svc) -> dict[str, Any]:
+async def document_text(document_id: str, svc: Svc) -> DocumentText:
     """The extracted text, page by page (pages appear as extraction proceeds)."""
     row = svc.records.document(document_id)
 
@@ -88,11 +92,13 @@ async def document_text(document_id: str, svc: Svc) -> dict[str, Any]:
         return [{"page": r[0], "text": r[1]} for r in rows]
 
     pages = await svc.db.read(read)
-    return {"document_id": document_id, "filename": row["filename"], "status": row["status"], "pages": pages}
+    return msgspec.convert({"document_id": document_id, "filename": row["filename"], "status": row["status"],
+                            "pages": pages}, DocumentText)
 
 
-@post("/documents/{document_id:str}/retry", status_code=HTTP_202_ACCEPTED, tags=["documents"])
-async def retry_document(document_id: str, svc: Svc) -> dict[str, Any]:
+@post("/documents/{document_id:str}/retry", status_code=HTTP_202_ACCEPTED, tags=["documents"],
+      responses=error_responses(409))
+async def retry_document(document_id: str, svc: Svc) -> DocumentStatus:
     """Run a failed document through the pipeline again (a new run: its stream starts a new history)."""
     row = svc.records.document(document_id)
     if row["status"] != "failed":
@@ -114,7 +120,7 @@ async def retry_document(document_id: str, svc: Svc) -> dict[str, Any]:
         message=f"{row['filename']} is waiting to be processed again",
     )
     svc.pipeline.enqueue(document_id)
-    return _status_json(svc.records.document(document_id))
+    return msgspec.convert(_status_json(svc.records.document(document_id)), DocumentStatus)
 
 
 @delete("/documents/{document_id:str}", tags=["documents"])

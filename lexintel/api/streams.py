@@ -12,6 +12,7 @@ from litestar import Request, get
 from litestar.params import Parameter
 from litestar.response.base import ASGIResponse
 
+from lexintel.api.openapi import SSE_MEDIA_TYPE, SSE_RESPONSES
 from lexintel.api.sse import SSEResponse, SSESession, replay_is_finished
 from lexintel.errors import BadRequest, NotFound
 from lexintel.events.schema import StreamKind, stream_key
@@ -57,7 +58,8 @@ def open_stream(svc: Svc, kind: StreamKind, ident: str, cursor: int | None) -> A
 _LAST = Parameter(default=None, description="Resume after this event id")
 
 
-@get("/progress/documents/{document_id:str}/stream", tags=["streams"])
+@get("/progress/documents/{document_id:str}/stream", tags=["streams"], media_type=SSE_MEDIA_TYPE,
+     responses=SSE_RESPONSES)
 async def document_stream(
     document_id: str, request: Request[Any, Any, Any], svc: Svc, last_event_id: str | None = _LAST
 ) -> ASGIResponse:
@@ -66,7 +68,7 @@ async def document_stream(
     return open_stream(svc, "document", document_id, _cursor(request, last_event_id))
 
 
-@get("/batches/{batch_id:str}/stream", tags=["streams"])
+@get("/batches/{batch_id:str}/stream", tags=["streams"], media_type=SSE_MEDIA_TYPE, responses=SSE_RESPONSES)
 async def batch_stream(
     batch_id: str, request: Request[Any, Any, Any], svc: Svc, last_event_id: str | None = _LAST
 ) -> ASGIResponse:
@@ -75,7 +77,7 @@ async def batch_stream(
     return open_stream(svc, "batch", batch_id, _cursor(request, last_event_id))
 
 
-@get("/cases/{case_id:str}/stream", tags=["streams"])
+@get("/cases/{case_id:str}/stream", tags=["streams"], media_type=SSE_MEDIA_TYPE, responses=SSE_RESPONSES)
 async def case_stream(
     case_id: str, request: Request[Any, Any, Any], svc: Svc, last_event_id: str | None = _LAST
 ) -> ASGIResponse:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from litestar import get
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.response import Response
 
+from lexintel.api.models.system import Health, Readiness
 from lexintel.observability.metrics import CONTENT_TYPE, free_bytes
 from lexintel.services import Services, Svc
 
@@ -14,9 +17,9 @@ __all__ = ["system_handlers"]
 
 
 @get("/health", tags=["system"], opt={"public": True})
-async def health() -> dict[str, str]:
+async def health() -> Health:
     """The process is up and its event loop answers (liveness: restart the process if this fails)."""
-    return {"status": "ok"}
+    return Health(status="ok")
 
 
 def _mirror_report(svc: Services) -> dict[str, Any]:
@@ -30,8 +33,12 @@ def _mirror_report(svc: Services) -> dict[str, Any]:
     return {"state": str(getattr(mirror, "state", "unknown"))}
 
 
-@get("/ready", tags=["system"], opt={"public": True})
-async def ready(svc: Svc) -> Response[dict[str, Any]]:
+_NOT_READY = {503: ResponseSpec(data_container=Readiness, generate_examples=False,
+                                description="Not ready: the same body, with the failing checks false.")}
+
+
+@get("/ready", tags=["system"], opt={"public": True}, responses=_NOT_READY)
+async def ready(svc: Svc) -> Response[Readiness]:
     """Ready to take work: database writable, pipeline running, accepting uploads, free disk space (503 otherwise).
 
     The optional Redis mirror is reported but never makes the instance unready: without Redis it still serves
@@ -49,7 +56,7 @@ async def ready(svc: Svc) -> Response[dict[str, Any]]:
                             "data_dir_free_bytes": free, "redis_mirror": _mirror_report(svc)}
     if not svc.accepting_uploads:
         body["detail"] = "shutting down"
-    return Response(body, status_code=200 if ok else 503)
+    return Response(msgspec.convert(body, Readiness), status_code=200 if ok else 503)
 
 
 @get("/metrics", tags=["system"], media_type=CONTENT_TYPE, opt={"public": True})

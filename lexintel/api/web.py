@@ -40,7 +40,7 @@ def _read(name: str) -> bytes:
     return resources.files("lexintel").joinpath("web", name).read_bytes()
 
 
-@get("/", include_in_schema=False, opt={"public": True})
+@get("/", include_in_schema=False, opt={"public": True}, media_type="text/html")
 async def index() -> Response[bytes]:
     """The single page."""
     return Response(_read("index.html"), media_type="text/html", headers=SECURITY_HEADERS)

@@ -15,7 +15,7 @@ import sys
 
 from lexintel.auth.tokens import ApiTokens
 from lexintel.auth.users import ROLES, Users
-from lexintel.errors import AppError
+from lexintel.errors import AppError, InvalidInput
 from lexintel.settings import Settings
 from lexintel.store.db import Database
 
@@ -40,15 +40,16 @@ def _password() -> str:
     if from_env is not None:
         return from_env
     if not sys.stdin.isatty():
-        raise AppError("no_password", "set LEXINTEL_PASSWORD or run in a terminal to be prompted")
+        raise InvalidInput("no_password", "set LEXINTEL_PASSWORD or run in a terminal to be prompted")
     first = getpass.getpass("Password: ")
     if getpass.getpass("Repeat password: ") != first:
-        raise AppError("password_mismatch", "the two passwords differ")
+        raise InvalidInput("password_mismatch", "the two passwords differ")
     return first
 
 
 def run_user_command(args: argparse.Namespace, settings: Settings) -> int:
-    """Run ``user add``/``user list``; problems become one line on stderr and exit status 2."""
+    """Run ``user add``/``user list``; a domain error (a bad name, a taken one, a weak password) becomes one line
+    on stderr and exit status 2."""
     db = Database(settings.db_path)
     try:
         users = Users(db)

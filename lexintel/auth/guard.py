@@ -4,7 +4,7 @@
    docs, login) and CORS preflights pass untouched.
 2. Authenticate: ``Authorization: Bearer <API token>``; or ``?token=<stream token>`` on the three SSE routes
    only, bound to that exact path; or the login cookie (plus ``X-CSRF-Token`` for unsafe methods).
-   No or bad credentials: 401 JSON. ``LEXINTEL_AUTH=off``: the implicit local admin.
+   No or bad credentials: NotAuthenticated (401 JSON). ``LEXINTEL_AUTH=off``: the implicit local admin.
 3. Authorize: a route with a ``case_id``, ``document_id``, ``batch_id`` or ``upload_id`` path parameter is
    answered 404, with the same body as a missing id, unless the caller may read the owning case. Guards run
    before Litestar reads the body, so a refused upload is refused before its bytes are received.
@@ -19,10 +19,10 @@ from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
 from lexintel.auth.access import PATH_SUBJECTS, can_read_case, not_found, subject_case
-from lexintel.auth.errors import Forbidden, Unauthorized
 from lexintel.auth.service import Auth, auth_of
 from lexintel.auth.sessions import COOKIE_NAME, CSRF_HEADER
 from lexintel.auth.users import IMPLICIT_ADMIN, User
+from lexintel.errors import Forbidden, NotAuthenticated
 from lexintel.store.db import Database
 
 __all__ = ["SSE_ROUTES", "auth_guard", "provide_caller"]
@@ -34,6 +34,7 @@ SSE_ROUTES = frozenset({
     "/cases/{case_id}/stream",
 })
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_LOG_IN = "Log in (POST /auth/login) or send 'Authorization: Bearer <token>'."
 
 
 def _is_public(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> bool:
@@ -51,13 +52,13 @@ def _route_template(connection: ASGIConnection[Any, Any, Any, Any]) -> str | Non
 
 
 def authenticate(connection: ASGIConnection[Any, Any, Any, Any], auth: Auth) -> User:
-    """Who is calling, or 401/403."""
+    """Who is calling; NotAuthenticated or Forbidden (CSRF) otherwise."""
     header = connection.headers.get("authorization")
     if header is not None:
         scheme, _, secret = header.partition(" ")
         user = auth.api_tokens.authenticate(secret.strip()) if scheme.lower() == "bearer" else None
         if user is None:
-            raise Unauthorized("invalid_token", "The API token is unknown, expired or revoked "
+            raise NotAuthenticated("invalid_token", "The API token is unknown, expired or revoked "
                                "(send 'Authorization: Bearer <token>').")
         return user
     stream_token = connection.query_params.get("token")
@@ -67,19 +68,19 @@ def authenticate(connection: ASGIConnection[Any, Any, Any, Any], auth: Auth) -> 
         user_id = auth.stream_tokens.check(stream_token, template.format(**connection.path_params))
         found = auth.users.get(user_id) if user_id else None
         if found is None:
-            raise Unauthorized("invalid_stream_token", "The stream token is invalid, expired or for another "
+            raise NotAuthenticated("invalid_stream_token", "The stream token is invalid, expired or for another "
                                "stream; get a new one from POST /streams/token.")
         return found
     cookie = connection.cookies.get(COOKIE_NAME)
     if cookie:
         session = auth.sessions.get(cookie)
         if session is None:
-            raise Unauthorized("session_expired", "Your session has ended; log in again.")
+            raise NotAuthenticated("session_expired", "Your session has ended; log in again.")
         if connection.scope.get("method") not in SAFE_METHODS and not session.csrf_ok(
                 connection.headers.get(CSRF_HEADER)):
             raise Forbidden("csrf_failed", "Missing or wrong X-CSRF-Token header (get it from GET /auth/me).")
         return session.user
-    raise Unauthorized("not_authenticated", "Log in (POST /auth/login) or send 'Authorization: Bearer <token>'.")
+    raise NotAuthenticated("not_authenticated", _LOG_IN)
 
 
 def authorize_path(db: Database, user: User, path_params: dict[str, Any]) -> None:
@@ -114,5 +115,5 @@ def provide_caller(request: Request[Any, Any, Any]) -> User:
     """Dependency ``caller``: the user the guard authenticated."""
     user = request.scope.get("user")
     if not isinstance(user, User):
-        raise Unauthorized("not_authenticated", "Log in (POST /auth/login) or send 'Authorization: Bearer <token>'.")
+        raise NotAuthenticated("not_authenticated", _LOG_IN)
     return user

@@ -20,6 +20,7 @@ from litestar.datastructures import Cookie
 from lexintel.auth.tokens import sha256_hex
 from lexintel.auth.users import User, Users
 from lexintel.clock import utc_now_iso
+from lexintel.store.accounts import Accounts
 from lexintel.store.db import Database
 
 __all__ = ["COOKIE_NAME", "CSRF_HEADER", "SESSION_TTL", "Session", "Sessions", "session_cookie"]
@@ -46,30 +47,26 @@ def session_cookie(value: str, *, secure: bool, max_age: int | None = None) -> C
 
 
 class Sessions:
-    """The sessions table."""
+    """Login sessions: create, look up, end (rows in :class:`~lexintel.store.accounts.Accounts`)."""
 
     def __init__(self, db: Database, users: Users) -> None:
         self.db = db
         self.users = users
+        self.rows = Accounts(db)
 
     def create(self, user: User) -> tuple[str, Session]:
         """A new session; returns the cookie secret (shown to the browser only) and the session."""
         secret = secrets.token_urlsafe(32)
         csrf = secrets.token_urlsafe(32)
         now = time.time()
-        with self.db.transaction() as conn:
-            conn.execute("DELETE FROM sessions WHERE expires_at <= ?", (now,))
-            conn.execute("INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, expires_at)"
-                         " VALUES (?, ?, ?, ?, ?)", (sha256_hex(secret), user.id, csrf, utc_now_iso(),
-                                                     now + SESSION_TTL))
+        self.rows.insert_session(sha256_hex(secret), user.id, csrf, utc_now_iso(), now + SESSION_TTL, now)
         return secret, Session(user, csrf, now + SESSION_TTL)
 
     def get(self, secret: str) -> Session | None:
         """The live session for a cookie value, else None."""
         if len(secret) > 200:
             return None
-        row = self.db.query_one("SELECT user_id, csrf_token, expires_at FROM sessions WHERE id_hash = ?",
-                                (sha256_hex(secret),))
+        row = self.rows.session(sha256_hex(secret))
         if row is None or row["expires_at"] <= time.time():
             return None
         user = self.users.get(row["user_id"])
@@ -77,5 +74,4 @@ class Sessions:
 
     def end(self, secret: str) -> None:
         """Delete a session (logout)."""
-        with self.db.transaction() as conn:
-            conn.execute("DELETE FROM sessions WHERE id_hash = ?", (sha256_hex(secret),))
+        self.rows.delete_session(sha256_hex(secret))

@@ -24,6 +24,7 @@ from typing import Any
 
 from lexintel.auth.users import User, Users
 from lexintel.clock import new_id, utc_now_iso
+from lexintel.store.accounts import Accounts
 from lexintel.store.db import Database
 
 __all__ = ["API_TOKEN_PREFIX", "STREAM_TOKEN_TTL", "ApiTokens", "StreamTokens", "sha256_hex"]
@@ -38,54 +39,41 @@ def sha256_hex(secret: str) -> str:
 
 
 class ApiTokens:
-    """The api_tokens table."""
+    """API tokens: issue, check, list and revoke (rows in :class:`~lexintel.store.accounts.Accounts`)."""
 
     def __init__(self, db: Database, users: Users) -> None:
         self.db = db
         self.users = users
+        self.rows = Accounts(db)
 
     def create(self, user: User, name: str, ttl_seconds: float) -> dict[str, Any]:
         """A new token for ``user``; the returned ``token`` is the only time the secret is shown."""
         secret = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
         token_id = new_id()
         expires_at = time.time() + ttl_seconds
-        with self.db.transaction() as conn:
-            conn.execute(
-                "INSERT INTO api_tokens (id, user_id, name, token_hash, created_at, expires_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (token_id, user.id, name, sha256_hex(secret), utc_now_iso(), expires_at),
-            )
+        self.rows.insert_token(token_id, user.id, name, sha256_hex(secret), utc_now_iso(), expires_at)
         return {"id": token_id, "name": name, "token": secret, "expires_at": expires_at}
 
     def authenticate(self, secret: str) -> User | None:
         """The owner of an unexpired token, else None."""
         if not secret.startswith(API_TOKEN_PREFIX) or len(secret) > 200:
             return None
-        row = self.db.query_one(
-            "SELECT t.id, t.expires_at, t.last_used_at, u.id AS uid FROM api_tokens t"
-            " JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?", (sha256_hex(secret),))
+        row = self.rows.token_by_hash(sha256_hex(secret))
         now = time.time()
         if row is None or row["expires_at"] <= now:
             return None
         if row["last_used_at"] is None or now - row["last_used_at"] > _TOUCH_EVERY:
-            with self.db.transaction() as conn:
-                conn.execute("UPDATE api_tokens SET last_used_at = ? WHERE id = ?", (now, row["id"]))
+            self.rows.touch_token(row["id"], now)
         return self.users.get(row["uid"])
 
     def list(self, user: User) -> list[dict[str, Any]]:
         """A user's tokens without their secrets."""
-        rows = self.db.query("SELECT id, name, created_at, expires_at, last_used_at FROM api_tokens"
-                             " WHERE user_id = ? ORDER BY created_at", (user.id,))
+        rows = self.rows.tokens_of(user.id)
         return [{k: r[k] for k in ("id", "name", "created_at", "expires_at", "last_used_at")} for r in rows]
 
     def revoke(self, user: User, token_id: str) -> bool:
         """Delete one of ``user``'s tokens (an admin may revoke anyone's); False if there is none to delete."""
-        with self.db.transaction() as conn:
-            if user.is_admin:
-                cur = conn.execute("DELETE FROM api_tokens WHERE id = ?", (token_id,))
-            else:
-                cur = conn.execute("DELETE FROM api_tokens WHERE id = ? AND user_id = ?", (token_id, user.id))
-        return cur.rowcount > 0
+        return self.rows.delete_token(token_id, None if user.is_admin else user.id)
 
 
 def _b64(data: bytes) -> str:

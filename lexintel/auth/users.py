@@ -15,7 +15,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from lexintel.clock import new_id, utc_now_iso
-from lexintel.errors import BadRequest, Conflict
+from lexintel.errors import Conflict, InvalidInput
+from lexintel.store.accounts import Accounts
 from lexintel.store.db import Database
 
 __all__ = ["IMPLICIT_ADMIN", "ROLES", "Role", "User", "Users", "hash_password"]
@@ -41,10 +42,6 @@ class User:
     def is_admin(self) -> bool:
         return self.role == "admin"
 
-    def public(self) -> dict[str, str]:
-        """The JSON view (never the password hash)."""
-        return {"id": self.id, "name": self.name, "role": self.role}
-
 
 IMPLICIT_ADMIN = User(id="local", name="local", role="admin", implicit=True)
 
@@ -66,47 +63,43 @@ def _user(row: sqlite3.Row) -> User:
 
 
 class Users:
-    """The users table."""
+    """Users and their passwords (rows in :class:`~lexintel.store.accounts.Accounts`)."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self.rows = Accounts(db)
 
     def count(self) -> int:
-        row = self.db.query_one("SELECT COUNT(*) FROM users")
-        return int(row[0]) if row else 0
+        return self.rows.count_users()
 
     def get(self, user_id: str) -> User | None:
-        row = self.db.query_one("SELECT id, name, role FROM users WHERE id = ?", (user_id,))
+        row = self.rows.user(user_id)
         return _user(row) if row else None
 
     def by_name(self, name: str) -> User | None:
-        row = self.db.query_one("SELECT id, name, role FROM users WHERE name = ?", (name,))
+        row = self.rows.user_by_name(name)
         return _user(row) if row else None
 
     def list(self) -> list[User]:
-        return [_user(r) for r in self.db.query("SELECT id, name, role FROM users ORDER BY name")]
+        return [_user(r) for r in self.rows.users()]
 
     def create(self, name: str, password: str, role: str = "member") -> User:
         """Insert a user; names are case-insensitively unique. Hashes on the calling thread (CLI use)."""
         if not _NAME.match(name):
-            raise BadRequest("invalid_user_name", "A user name is 1-64 letters, digits or . _ @ - and starts "
-                             "with a letter or digit.")
+            raise InvalidInput("invalid_user_name", "A user name is 1-64 letters, digits or . _ @ - and starts "
+                               "with a letter or digit.")
         if role not in ROLES:
-            raise BadRequest("invalid_role", f"Role must be one of {', '.join(ROLES)}.")
+            raise InvalidInput("invalid_role", f"Role must be one of {', '.join(ROLES)}.")
         if len(password) < 8:
-            raise BadRequest("weak_password", "A password needs at least 8 characters.")
+            raise InvalidInput("weak_password", "A password needs at least 8 characters.")
         user_id = new_id()
-        try:
-            with self.db.transaction() as conn:
-                conn.execute("INSERT INTO users (id, name, role, password_hash, created_at) VALUES (?, ?, ?, ?, ?)",
-                             (user_id, name, role, hash_password(password), utc_now_iso()))
-        except sqlite3.IntegrityError:
-            raise Conflict("user_exists", f"A user named {name!r} already exists.") from None
+        if not self.rows.insert_user(user_id, name, role, hash_password(password), utc_now_iso()):
+            raise Conflict("user_exists", f"A user named {name!r} already exists.")
         return User(id=user_id, name=name, role=role)
 
     async def authenticate(self, name: str, password: str) -> User | None:
         """The user if the password matches, else None (same cost whether or not the name exists)."""
-        row = self.db.query_one("SELECT id, name, role, password_hash FROM users WHERE name = ?", (name,))
+        row = self.rows.credentials(name)
         stored = row["password_hash"] if row else _DUMMY_HASH
         ok = await anyio.to_thread.run_sync(_verify, stored, password)
         return _user(row) if row is not None and ok else None

@@ -23,7 +23,7 @@ import shutil
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import aiofiles
 import anyio
@@ -32,7 +32,7 @@ from anyio.abc import TaskStatus
 
 from lexintel.batches import BatchTracker
 from lexintel.clock import new_id, utc_now_iso
-from lexintel.errors import AppError, BadRequest, Conflict, NotFound, PayloadTooLarge
+from lexintel.errors import AppError, BadRequest, Conflict, Gone, NotFound, PayloadTooLarge
 from lexintel.settings import Settings
 from lexintel.store.db import Database
 from lexintel.store.files import FileStore
@@ -45,12 +45,6 @@ log = logging.getLogger(__name__)
 BLOCK = 4 * 1024 * 1024
 MAX_CHUNKS = 100_000
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-
-
-class Gone(AppError):
-    """The upload session expired or was cancelled; its chunks are deleted."""
-
-    status_code: ClassVar[int] = 410
 
 
 def _check_sha(value: str | None, what: str) -> str | None:

@@ -1,0 +1,35 @@
+"""Bodies of ``/cases``: a case, its detail with counts, and the body that creates one."""
+
+from __future__ import annotations
+
+import msgspec
+
+from lexintel.api.models import Body
+
+__all__ = ["Case", "CaseDetail", "NewCase"]
+
+
+class NewCase(msgspec.Struct):
+    """Body of ``POST /cases``."""
+
+    name: str
+    description: str = ""
+
+
+class Case(Body):
+    """A case: a folder of documents."""
+
+    id: str
+    name: str
+    description: str
+    created_at: str
+    """ISO-8601 UTC."""
+
+
+class CaseDetail(Case):
+    """``GET /cases/{case_id}``: the case, its documents counted by status, and where its stream is."""
+
+    documents_by_status: dict[str, int]
+    """``pending``/``processing``/``indexed``/``failed`` -> how many (statuses with none are left out)."""
+    last_event_id: int
+    """The case stream's newest event id (0 when empty): open the stream from there."""
