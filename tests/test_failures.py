@@ -132,15 +132,17 @@ def test_a_crashing_worker_fails_only_its_own_document(make_client: Any) -> None
 def test_retry_reruns_a_failed_document_as_a_new_run(make_client: Any, tmp_path: Path) -> None:
     client = make_client(document_timeout=0.3, extraction_workers=1)
     case_id = new_case(client)
-    pdf = make_pdf([text_page(f"Page {i} mentions estoppel") for i in range(1, 4)])
-    slow = upload(client, case_id, ("slowish.pdf", slow_pdf(300_000)), ("ok.pdf", pdf))
-    slow_id, ok_id = slow["document_ids"]
+    slow_id = upload(client, case_id, ("slowish.pdf", slow_pdf(300_000)))["document_ids"][0]
     assert wait_terminal(client, slow_id)["error_code"] == "timeout"
-    assert wait_terminal(client, ok_id)["status"] == "indexed"
-    assert client.post(f"/documents/{ok_id}/retry").status_code == 409  # only failed documents
 
     client.__exit__(None, None, None)
-    again = make_client(document_timeout=120, extraction_workers=1)  # same data dir, generous limit
+    # Same data dir, generous limit. The healthy document goes in only now: under a 0.3 s limit a busy machine's
+    # fresh worker process can need longer than that just to start, which would time it out too.
+    again = make_client(document_timeout=120, extraction_workers=1)
+    pdf = make_pdf([text_page(f"Page {i} mentions estoppel") for i in range(1, 4)])
+    ok_id = upload(again, case_id, ("ok.pdf", pdf))["document_ids"][0]
+    assert wait_terminal(again, ok_id)["status"] == "indexed"
+    assert again.post(f"/documents/{ok_id}/retry").status_code == 409  # only failed documents
     resp = again.post(f"/documents/{slow_id}/retry")
     assert resp.status_code == 202 and resp.json()["run"] == 2
     final = wait_terminal(again, slow_id, timeout=120)
@@ -171,13 +173,20 @@ def test_retrying_a_document_of_a_finished_batch_leaves_the_batch_stream_closed(
     batch_id, (slow_id, _) = body["batch_id"], body["document_ids"]
     assert batch_id
     wait_for(lambda: client.get(f"/batches/{batch_id}").json()["status"] == "completed", what="batch done")
-    assert client.get(f"/batches/{batch_id}").json()["counts"]["failed"] == 1
+    assert client.get(f"/documents/{slow_id}").json()["error_code"] == "timeout"
+    # Under a 0.3 s limit the healthy file may time out too on a busy machine (its fresh worker's start-up
+    # counts against it): retry every failed document, the point is what the batch stream does then.
+    failed = [d["id"] for d in client.get(f"/cases/{case_id}/documents").json()
+              if d["status"] == "failed"]
+    assert slow_id in failed
     terminal_id = client.get(f"/batches/{batch_id}/progress").json()["last_event_id"]
     client.__exit__(None, None, None)
 
     again = make_client(document_timeout=120, extraction_workers=1)
-    assert again.post(f"/documents/{slow_id}/retry").status_code == 202
-    assert wait_terminal(again, slow_id, timeout=120)["status"] == "indexed"
+    for doc_id in failed:
+        assert again.post(f"/documents/{doc_id}/retry").status_code == 202
+    for doc_id in failed:
+        assert wait_terminal(again, doc_id, timeout=120)["status"] == "indexed"
     batch = again.get(f"/batches/{batch_id}").json()
     assert batch["status"] == "completed" and batch["counts"]["indexed"] == 2  # counts follow the documents
     # the batch stream still ends where it ended: its client has everything and is told so
