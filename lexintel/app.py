@@ -20,6 +20,7 @@ from lexintel.api.auth import auth_handlers
 from lexintel.api.batches import batch_handlers
 from lexintel.api.cases import CaseController
 from lexintel.api.documents import document_handlers
+from lexintel.api.http_guard import HttpGuard, decode_recursion_handler, is_decode_recursion
 from lexintel.api.search import search
 from lexintel.api.streams import stream_handlers
 from lexintel.api.system import system_handlers
@@ -84,18 +85,18 @@ def create_app(settings: Settings | None = None) -> Litestar:
                       "caller": Provide(provide_caller, sync_to_thread=False)},
         guards=[auth_guard],  # authenticate every non-public route; 404 for cases the caller can't read
         exception_handlers={AppError: app_error_handler, OSError: storage_error_handler,
-                            sqlite3.OperationalError: storage_error_handler},
+                            sqlite3.OperationalError: storage_error_handler, RecursionError: decode_recursion_handler},
         after_exception=[log_unexpected],
         logging_config=None,  # `lexintel serve` configures one-line logs (lexintel.observability.logging)
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(title="LexIntel", version=__version__, path="/schema"),
     )
     # outermost: request log (also sees unrouted 404s); then the SSE handoff (streams outside Litestar's stack)
-    app.asgi_handler = RequestLogMiddleware(SSEHandoff(app.asgi_handler))
+    app.asgi_handler = RequestLogMiddleware(SSEHandoff(HttpGuard(app.asgi_handler, settings)))  # guard: before parsing
     return app
 
 
 async def log_unexpected(exc: BaseException, scope: Any) -> None:
     """Log handler exceptions that are bugs (not client errors) with their traceback."""
-    if not isinstance(exc, AppError | HTTPException) and not is_disk_full(exc):  # disk full: one clear line
+    if not isinstance(exc, AppError | HTTPException) and not is_disk_full(exc) and not is_decode_recursion(exc):
         log.error("unhandled error on %s %s", scope.get("method"), scope.get("path"), exc_info=exc)
