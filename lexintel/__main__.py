@@ -23,8 +23,7 @@ def _raise_fd_limit() -> None:
 
 def serve(settings: Settings) -> int:
     """Run one LexIntel instance under uvicorn until SIGINT/SIGTERM."""
-    import uvicorn
-
+    from lexintel.api.http_edge import uvicorn_config
     from lexintel.app import create_app
     from lexintel.observability.logging import configure_logging
     from lexintel.observability.shutdown import GracefulServer, begin_shutdown
@@ -32,8 +31,8 @@ def serve(settings: Settings) -> int:
     configure_logging(settings.log_level, json_lines=settings.log_json)
     _raise_fd_limit()
     app = create_app(settings)
-    config = uvicorn.Config(
-        app, host=settings.host, port=settings.port, lifespan="on", log_level=settings.log_level.lower(),
+    config = uvicorn_config(  # + header/body deadlines, half-open socket cap, proxy trust (api/http_edge.py)
+        app, settings, lifespan="on", log_level=settings.log_level.lower(),
         backlog=4096, timeout_graceful_shutdown=10, access_log=False, log_config=None,
     )
 
