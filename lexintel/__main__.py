@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from lexintel.settings import Settings, SettingsError
+from lexintel.settings import Settings, SettingsError, is_loopback_host
 
 __all__ = ["main"]
 
@@ -42,6 +42,9 @@ def serve(settings: Settings) -> int:
             begin_shutdown(services)
 
     server = GracefulServer(config, on_signal)
+    if settings.auth == "off" and not is_loopback_host(settings.host):  # allowed only by the override
+        print(f"WARNING: authentication is OFF on {settings.host} (LEXINTEL_DANGEROUS_AUTH_OFF_ON_NETWORK is set): "
+              "anyone who can reach this port can read, change and delete every case.", file=sys.stderr)
     print(f"LexIntel serving on http://{settings.host}:{settings.port}  (data: {settings.data_dir.resolve()})",
           file=sys.stderr)
     server.run()
@@ -114,6 +117,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command in ("upload", "watch", "search"):
         return run_client_command(args)
+    from lexintel.store.private import restrict_umask
+
+    restrict_umask()  # serve and user commands write the data dir: owner-only files whatever the umask
     try:
         settings = Settings.from_env()
     except SettingsError as exc:

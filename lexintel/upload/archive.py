@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lexintel.clock import new_id
+from lexintel.store.private import private_opener
 from lexintel.upload.multipart import sanitize_filename
 from lexintel.upload.sniff import Kind, sniff
 
@@ -261,7 +262,7 @@ def _extract_one(
     head = b""
     size = 0
     try:
-        with zf.open(info) as src, open(target, "xb") as out:
+        with zf.open(info) as src, open(target, "xb", opener=private_opener) as out:
             while block := src.read(BLOCK):
                 size += len(block)
                 total += len(block)
