@@ -19,8 +19,9 @@ connection and re-armed only when they fire (no work per received chunk besides 
    ``100 Continue``), each ``LEXINTEL_BODY_TIMEOUT`` window must bring at least one byte and on average
    ``LEXINTEL_BODY_MIN_RATE`` bytes/s, else 408 and the app sees a disconnect;
 3. **half-open sockets**: at most ``LEXINTEL_MAX_PENDING_CONNECTIONS`` connections may be in phase 1 at
-   once; one more closes the *oldest* of them, so a flood evicts itself while a real client, whose headers
-   arrive within milliseconds, is almost never the oldest.
+   once; one more closes the *oldest* of them if it has waited a second or more, so a flood evicts itself
+   while real clients, whose headers arrive within milliseconds, are never the oldest (and a burst of them,
+   accepted in one go before any has been read, does not evict its own members).
 
 Answers are written straight to the socket in the app's JSON error shape, then the socket is closed.
 :func:`uvicorn_config` also decides whom ``X-Forwarded-For`` is believed from (item 12): nobody, unless
@@ -43,6 +44,7 @@ from lexintel.settings import Settings
 
 __all__ = ["EdgeLimits", "EdgeProtocol", "edge_protocol", "uvicorn_config"]
 
+EVICT_MIN_AGE = 1.0  # seconds a pending connection must have waited before a newer one may evict it
 BODY_HEADERS = frozenset({b"content-length", b"transfer-encoding"})
 REASONS = {408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
 
@@ -93,8 +95,10 @@ class EdgeProtocol(HttpToolsProtocol):
         self._started = self.loop.time()
         pending = type(self).pending
         pending[self] = None
-        if len(pending) > self.limits.max_pending:
+        while len(pending) > self.limits.max_pending:
             oldest = next(iter(pending))
+            if self._started - oldest._started < EVICT_MIN_AGE:  # a burst of new clients (say, a reconnect
+                break  # storm after a restart): their headers are already in flight, keep them all
             oldest._refuse(408, "too_many_pending", "Too many connections are sending request headers at once; "
                            "this one was the oldest and was closed.")
         self._arm(self.limits.header_timeout)
