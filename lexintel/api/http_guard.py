@@ -40,7 +40,7 @@ from lexintel.errors import AppError, BadRequest, app_error_handler
 from lexintel.settings import Settings
 
 if TYPE_CHECKING:
-    from litestar.types import ASGIApp, Message, Receive, Scope, Send
+    from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
 
 __all__ = [
     "HttpGuard",
@@ -233,7 +233,17 @@ class HttpGuard:
                               "page this server serves, or send an API token (Authorization: Bearer).")
                 return
 
+        gone = False
+
+        async def receive_noting_disconnect() -> ReceiveMessage:
+            nonlocal gone
+            message = await receive()
+            gone = gone or message["type"] == "http.disconnect"
+            return message
+
         async def send_with_headers(message: Message) -> None:
+            if gone:  # the client left (or the edge cut a stalled body off): the server would drop this anyway,
+                return  # and Litestar's "disconnected prematurely" 500 must not be logged and counted as ours
             if message["type"] == "http.response.start":
                 names = {name.lower() for name, _ in message.get("headers") or ()}
                 extra = [h for h in (NOSNIFF, NO_STORE) if h[0] not in names]
@@ -241,4 +251,4 @@ class HttpGuard:
                     message["headers"] = [*(message.get("headers") or ()), *extra]
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        await self.app(scope, receive_noting_disconnect, send_with_headers)
