@@ -143,6 +143,31 @@ def test_half_open_socket_flood_evicts_the_oldest_and_others_are_served(server_f
             s.close()
 
 
+def test_a_flood_faster_than_the_eviction_age_is_still_cut_down_to_the_cap(server_factory: ServerFactory) -> None:
+    server = server_factory(LEXINTEL_MAX_PENDING_CONNECTIONS="20", LEXINTEL_HEADER_TIMEOUT="60")
+    flood = [connect(server) for _ in range(60)]  # all within well under a second, then nothing new
+    for s in flood:
+        s.sendall(b"GET /cases HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+    closed: set[int] = set()
+
+    def cut_to_cap() -> bool:
+        for index, s in enumerate(flood):
+            if index not in closed:
+                try:
+                    s.recv(4096)
+                    closed.add(index)
+                except TimeoutError:
+                    pass
+        return len(closed) >= 40
+
+    try:
+        wait_for(cut_to_cap, timeout=20, what="the flood cut down to 20 pending sockets by the sweep")
+        assert len(closed) == 40 and httpx.get(f"{server.url}/health", timeout=5).status_code == 200
+    finally:
+        for s in flood:
+            s.close()
+
+
 def test_a_burst_of_real_clients_beyond_the_cap_is_all_served(server_factory: ServerFactory) -> None:
     server = server_factory(LEXINTEL_MAX_PENDING_CONNECTIONS="5")
     burst = [connect(server) for _ in range(60)]  # accepted together, before the server has read any of them

@@ -77,6 +77,7 @@ class EdgeProtocol(HttpToolsProtocol):
 
     limits: ClassVar[EdgeLimits] = EdgeLimits()
     pending: ClassVar[dict[EdgeProtocol, None]] = {}  # insertion-ordered: the first key is the oldest
+    sweep_scheduled: ClassVar[bool] = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -93,15 +94,30 @@ class EdgeProtocol(HttpToolsProtocol):
     def _enter_headers(self) -> None:
         self._phase = Phase.HEADERS
         self._started = self.loop.time()
-        pending = type(self).pending
-        pending[self] = None
-        while len(pending) > self.limits.max_pending:
-            oldest = next(iter(pending))
-            if self._started - oldest._started < EVICT_MIN_AGE:  # a burst of new clients (say, a reconnect
-                break  # storm after a restart): their headers are already in flight, keep them all
+        cls = type(self)
+        cls.pending[self] = None
+        if cls._evict(self._started) and not cls.sweep_scheduled:  # over the cap, but all young: look again
+            cls.sweep_scheduled = True  # once they are old enough (a flood arriving faster than that
+            self.loop.call_later(EVICT_MIN_AGE, cls._sweep, self.loop)  # would otherwise outgrow the cap)
+        self._arm(self.limits.header_timeout)
+
+    @classmethod
+    def _evict(cls, now: float) -> bool:
+        """Close the oldest pending connections while over the cap; True if still over (only young ones left)."""
+        while len(cls.pending) > cls.limits.max_pending:
+            oldest = next(iter(cls.pending))
+            if now - oldest._started < EVICT_MIN_AGE:  # a burst of new clients (say, a reconnect storm after a
+                return True  # restart) is accepted in one go before any is read: their headers are in flight
             oldest._refuse(408, "too_many_pending", "Too many connections are sending request headers at once; "
                            "this one was the oldest and was closed.")
-        self._arm(self.limits.header_timeout)
+        return False
+
+    @classmethod
+    def _sweep(cls, loop: asyncio.AbstractEventLoop) -> None:
+        cls.sweep_scheduled = False
+        if cls._evict(loop.time()):
+            cls.sweep_scheduled = True
+            loop.call_later(EVICT_MIN_AGE, cls._sweep, loop)
 
     def _leave_headers(self) -> None:
         type(self).pending.pop(self, None)
@@ -206,7 +222,7 @@ class EdgeProtocol(HttpToolsProtocol):
 
 def edge_protocol(limits: EdgeLimits) -> type[EdgeProtocol]:
     """A protocol class bound to ``limits``, with its own registry of pending connections (one per server)."""
-    return type("LexIntelHttpProtocol", (EdgeProtocol,), {"limits": limits, "pending": {}})
+    return type("LexIntelHttpProtocol", (EdgeProtocol,), {"limits": limits, "pending": {}, "sweep_scheduled": False})
 
 
 def uvicorn_config(app: Any, settings: Settings, **options: Any) -> uvicorn.Config:

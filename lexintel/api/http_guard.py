@@ -35,6 +35,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from litestar import Request, Response
+from litestar.enums import ScopeType
 
 from lexintel.errors import AppError, BadRequest, app_error_handler
 from lexintel.settings import Settings
@@ -211,7 +212,7 @@ class HttpGuard:
         return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):
+        if scope["type"] != ScopeType.HTTP:  # (no WebSocket routes; Litestar refuses those itself)
             await self.app(scope, receive, send)
             return
         oversized = self._oversized(scope)
