@@ -14,6 +14,8 @@ dirs (and a private ``redis-server`` when needed), builds its own PDFs, injects 
 Cases: kill -9 mid-batch and restart; Redis killed and restarted mid-stream; 1,000 clients that never read;
 a client that disconnects every second; a hanging PDF; a full disk (RLIMIT_FSIZE on the server process: every
 file it writes is capped, so uploads fail with EFBIG exactly as on a full volume, with no root needed).
+Hostile clients (issue 13, scripts/faults_hostile.py; not in --fast): a 100k-backslash cookie, an overlapping-
+entry ZIP bomb, 1,100 slow-header + 400 slow-body sockets.
 
     python scripts/faults.py            # every case (about 2-3 minutes on 2 cores)
     python scripts/faults.py --fast     # the quick cases only (CI: tests/test_faults.py)
