@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from lexintel.settings import Settings, SettingsError
+from lexintel.settings import Settings, SettingsError, is_loopback_host
 
 __all__ = ["main"]
 
@@ -23,8 +23,7 @@ def _raise_fd_limit() -> None:
 
 def serve(settings: Settings) -> int:
     """Run one LexIntel instance under uvicorn until SIGINT/SIGTERM."""
-    import uvicorn
-
+    from lexintel.api.http_edge import uvicorn_config
     from lexintel.app import create_app
     from lexintel.observability.logging import configure_logging
     from lexintel.observability.shutdown import GracefulServer, begin_shutdown
@@ -32,8 +31,8 @@ def serve(settings: Settings) -> int:
     configure_logging(settings.log_level, json_lines=settings.log_json)
     _raise_fd_limit()
     app = create_app(settings)
-    config = uvicorn.Config(
-        app, host=settings.host, port=settings.port, lifespan="on", log_level=settings.log_level.lower(),
+    config = uvicorn_config(  # + header/body deadlines, half-open socket cap, proxy trust (api/http_edge.py)
+        app, settings, lifespan="on", log_level=settings.log_level.lower(),
         backlog=4096, timeout_graceful_shutdown=10, access_log=False, log_config=None,
     )
 
@@ -43,6 +42,9 @@ def serve(settings: Settings) -> int:
             begin_shutdown(services)
 
     server = GracefulServer(config, on_signal)
+    if settings.auth == "off" and not is_loopback_host(settings.host):  # allowed only by the override
+        print(f"WARNING: authentication is OFF on {settings.host} (LEXINTEL_DANGEROUS_AUTH_OFF_ON_NETWORK is set): "
+              "anyone who can reach this port can read, change and delete every case.", file=sys.stderr)
     print(f"LexIntel serving on http://{settings.host}:{settings.port}  (data: {settings.data_dir.resolve()})",
           file=sys.stderr)
     server.run()
@@ -115,6 +117,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command in ("upload", "watch", "search"):
         return run_client_command(args)
+    from lexintel.store.private import restrict_umask
+
+    restrict_umask()  # serve and user commands write the data dir: owner-only files whatever the umask
     try:
         settings = Settings.from_env()
     except SettingsError as exc:

@@ -19,6 +19,7 @@ from lexintel.api.batches import batch_handlers
 from lexintel.api.cases import CaseController
 from lexintel.api.documents import document_handlers
 from lexintel.api.errors import EXCEPTION_HANDLERS
+from lexintel.api.http_guard import HttpGuard, decode_recursion_handler, is_decode_recursion
 from lexintel.api.openapi import describe_operations, openapi_config
 from lexintel.api.search import search
 from lexintel.api.sse import SSEHandoff
@@ -83,7 +84,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         dependencies={"svc": Provide(provide_services, sync_to_thread=False),
                       "caller": Provide(provide_caller, sync_to_thread=False)},
         guards=[auth_guard],  # authenticate every non-public route; 404 for cases the caller can't read
-        exception_handlers=EXCEPTION_HANDLERS,  # every error answer is {"status_code", "code", "detail"}
+        # every error answer is {"status_code", "code", "detail"}; JSON nested too deeply is a 400
+        exception_handlers={**EXCEPTION_HANDLERS, RecursionError: decode_recursion_handler},
         after_exception=[log_unexpected],
         logging_config=None,  # `lexintel serve` configures one-line logs (lexintel.observability.logging)
         lifespan=[lifespan],
@@ -91,12 +93,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     describe_operations(app)  # security and the common error answers of every operation, in the schema
     # outermost: request log (also sees unrouted 404s); then the SSE handoff (streams outside Litestar's stack)
-    request_log = RequestLogMiddleware(SSEHandoff(app.asgi_handler))
+    # guard first: header/cookie size, Host and Origin are checked before anything is parsed
+    request_log = RequestLogMiddleware(SSEHandoff(HttpGuard(app.asgi_handler, settings)))
     app.asgi_handler = request_log
     return app
 
 
 async def log_unexpected(exc: BaseException, scope: Any) -> None:
     """Log handler exceptions that are bugs (not client errors) with their traceback."""
-    if not isinstance(exc, AppError | HTTPException) and not is_disk_full(exc):  # disk full: one clear line
+    if not isinstance(exc, AppError | HTTPException) and not is_disk_full(exc) and not is_decode_recursion(exc):
         log.error("unhandled error on %s %s", scope.get("method"), scope.get("path"), exc_info=exc)

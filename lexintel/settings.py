@@ -6,14 +6,16 @@ deployment file is caught before the first upload rather than at the first docum
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Settings", "SettingsError"]
+__all__ = ["Settings", "SettingsError", "is_loopback_host"]
 
 PREFIX = "LEXINTEL_"
 MB = 1024 * 1024
@@ -34,6 +36,60 @@ def _bool(raw: str) -> bool:
 
 def _optional_str(raw: str) -> str | None:
     return raw.strip() or None
+
+
+_LABEL = r"[a-z0-9_]([a-z0-9_-]{0,62}[a-z0-9_])?"
+_HOST_NAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*$")
+
+
+def _host_list(raw: str) -> tuple[str, ...]:
+    """``a.example, 10.0.0.5, [::1]``: host names or IP addresses, no ports; ``*`` alone accepts any Host."""
+    out: list[str] = []
+    for item in (part.strip().lower().rstrip(".") for part in raw.split(",")):
+        if not item:
+            continue
+        bare = item[1:-1] if item.startswith("[") and item.endswith("]") else item
+        if item == "*" or _HOST_NAME.match(item) or _is_ip(bare):
+            out.append(bare)
+        else:
+            raise ValueError(f"{item!r} is not a host name or IP address (no scheme, port or path)")
+    if "*" in out and len(out) > 1:
+        raise ValueError("'*' (any host) cannot be combined with names")
+    return tuple(out)
+
+
+def _network_list(raw: str) -> tuple[str, ...]:
+    """``127.0.0.1, 10.0.0.0/8``: addresses or networks of reverse proxies; ``*`` trusts every client."""
+    out: list[str] = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        if item != "*":
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or network") from None
+        out.append(item)
+    return tuple(out)
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def is_loopback_host(host: str) -> bool:
+    """True when binding ``host`` only accepts connections from this machine (127.0.0.0/8, ::1, localhost)."""
+    name = host.strip().lower().rstrip(".").removeprefix("[").removesuffix("]")
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True)
@@ -78,6 +134,17 @@ class Settings:
     log_level: str = "INFO"
     shutdown_grace: float = 20.0  # seconds running extractions may finish after SIGTERM; the rest are requeued
     min_free_mb: int = 100  # /ready turns 503 when the data dir's file system has less free space than this
+    # Refuse AUTH=off on a non-loopback HOST unless this is set: everyone who can reach the port would be admin.
+    dangerous_auth_off_on_network: bool = False
+    # HTTP edge (lexintel/api/http_guard.py and lexintel/api/http_edge.py), checked before any parsing.
+    max_header_bytes: int = 32 * 1024  # request line + headers; larger: 431
+    max_cookie_bytes: int = 16 * 1024  # the Cookie header(s); larger: 431
+    header_timeout: float = 10.0  # seconds from connect (or a keep-alive request's first byte) to the blank line
+    body_timeout: float = 30.0  # seconds a request body may send nothing while the server is reading it
+    body_min_rate: int = 500  # bytes/s a body must average over each BODY_TIMEOUT window (0: only the stall check)
+    max_pending_connections: int = 256  # sockets still sending request headers; past this the oldest is closed
+    allowed_hosts: tuple[str, ...] = ()  # Host names accepted besides loopback names and HOST; ("*",): any
+    trusted_proxies: tuple[str, ...] = ()  # proxies whose X-Forwarded-For/-Proto are believed; none by default
 
     @property
     def db_path(self) -> Path:
@@ -131,6 +198,15 @@ class Settings:
             "log_level": str,
             "shutdown_grace": float,
             "min_free_mb": int,
+            "dangerous_auth_off_on_network": _bool,
+            "max_header_bytes": int,
+            "max_cookie_bytes": int,
+            "header_timeout": float,
+            "body_timeout": float,
+            "body_min_rate": int,
+            "max_pending_connections": int,
+            "allowed_hosts": _host_list,
+            "trusted_proxies": _network_list,
         }
         values: dict[str, Any] = {}
         for f in fields(cls):
@@ -162,6 +238,17 @@ class Settings:
             (self.upload_max_chunk_bytes < 1, "UPLOAD_MAX_CHUNK_BYTES", "must be positive"),
             (self.upload_ttl <= 0, "UPLOAD_TTL", "must be positive (seconds)"),
             (self.upload_sweep_interval <= 0, "UPLOAD_SWEEP_INTERVAL", "must be positive (seconds)"),
+            (self.max_header_bytes < 4096, "MAX_HEADER_BYTES", "must be at least 4096"),
+            (not 1024 <= self.max_cookie_bytes <= self.max_header_bytes, "MAX_COOKIE_BYTES",
+             "must be at least 1024 and at most MAX_HEADER_BYTES"),
+            (self.header_timeout <= 0, "HEADER_TIMEOUT", "must be positive (seconds)"),
+            (self.body_timeout <= 0, "BODY_TIMEOUT", "must be positive (seconds)"),
+            (self.body_min_rate < 0, "BODY_MIN_RATE", "must be >= 0 (bytes per second)"),
+            (self.max_pending_connections < 1, "MAX_PENDING_CONNECTIONS", "must be at least 1"),
+            (self.auth == "off" and not is_loopback_host(self.host) and not self.dangerous_auth_off_on_network,
+             "AUTH", f"'off' is refused with {PREFIX}HOST={self.host!r} (not a loopback address): everyone who can "
+             "reach the port would act as admin. Bind to 127.0.0.1, turn auth on, or set "
+             f"{PREFIX}DANGEROUS_AUTH_OFF_ON_NETWORK=1 if every client of that network may see every case"),
         ]
         for bad, name, why in checks:
             if bad:

@@ -14,6 +14,8 @@ dirs (and a private ``redis-server`` when needed), builds its own PDFs, injects 
 Cases: kill -9 mid-batch and restart; Redis killed and restarted mid-stream; 1,000 clients that never read;
 a client that disconnects every second; a hanging PDF; a full disk (RLIMIT_FSIZE on the server process: every
 file it writes is capped, so uploads fail with EFBIG exactly as on a full volume, with no root needed).
+Hostile clients (issue 13, scripts/faults_hostile.py; not in --fast): a 100k-backslash cookie, an overlapping-
+entry ZIP bomb, 1,100 slow-header + 400 slow-body sockets.
 
     python -m scripts.faults            # every case (about 2-3 minutes on 2 cores)
     python -m scripts.faults --fast     # the quick cases only (CI: tests/test_faults.py)
@@ -36,10 +38,11 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from _faultresult import Result, finish
+from faults_hostile import HOSTILE_CASES
 
 from scripts._faultkit import (
     MB,
@@ -54,7 +57,6 @@ from scripts._faultkit import (
     metrics,
     new_case,
     pages_done,
-    server_5xx,
     statuses,
     text_pdf,
     upload,
@@ -63,33 +65,6 @@ from scripts._faultkit import (
 
 
 # ---------------------------------------------------------------- cases
-@dataclass
-class Result:
-    fault: str
-    events_lost: int = 0
-    docs_stuck: int = 0
-    errors_5xx: int = 0
-    peak_rss_mb: float = 0.0
-    ok: bool = True
-    notes: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-
-    def check(self, condition: bool, failure: str) -> None:
-        if not condition:
-            self.ok = False
-            self.notes.append("FAIL: " + failure)
-
-
-def _finish(result: Result, servers: list[Server], tally: Tally) -> None:
-    for s in servers:
-        s.sample_rss()
-    result.errors_5xx = max(tally.unexpected_5xx, sum(server_5xx(s) for s in servers if s.proc and
-                                                        s.proc.poll() is None) - sum(tally.expected.values()))
-    result.peak_rss_mb = round(max(s.peak_rss_kb for s in servers) / 1024, 1)
-    result.check(result.errors_5xx == 0, f"{result.errors_5xx} unexpected 5xx")
-    result.check(result.docs_stuck == 0, f"{result.docs_stuck} documents stuck")
-
-
 def case_kill9(work: Path, fast: bool) -> Result:
     """kill -9 while a batch is mid-extraction, restart on the same data dir and port."""
     r, tally = Result("kill -9 mid-batch + restart"), Tally()
@@ -128,7 +103,7 @@ def case_kill9(work: Path, fast: bool) -> Result:
     r.check(r.events_lost == 0, f"{r.events_lost} events lost")
     r.notes.append(f"{len(log)} case events, client reconnected {follower.connects - 1}x, "
                    f"{follower.duplicates} duplicates")
-    _finish(r, [server], tally)
+    finish(r, [server], tally)
     server.stop()
     return r
 
@@ -191,7 +166,7 @@ def case_redis(work: Path, fast: bool) -> Result:
                        f"{m.get('lexintel_redis_mirror_errors_total', 0):g}, reconnects "
                        f"{m.get('lexintel_redis_mirror_reconnects_total', 0):g}; lost local/remote "
                        f"{lost_local}/{lost_remote} of {len(log)}")
-        _finish(r, [origin, other], tally)
+        finish(r, [origin, other], tally)
     finally:
         origin.stop()
         other.stop()
@@ -250,7 +225,7 @@ def case_never_read(work: Path, fast: bool, clients: int) -> Result:
         r.notes.append(f"{coalesced} queued frames coalesced, {dropped} lagging clients cut off; "
                        f"/health max {max(health_ms or [0]):.0f} ms while "
                        f"{len(log)} events fanned out; all streams released")
-        _finish(r, [server], tally)
+        finish(r, [server], tally)
     finally:
         for s in sockets:
             s.close()
@@ -284,7 +259,7 @@ def case_flapping(work: Path, fast: bool) -> Result:
                    interval=0.3)
         r.docs_stuck = sum(s not in ("indexed", "failed") for s in statuses(server, ids, tally).values())
         r.notes.append(f"{flapper.connects} connections, {len(log)} events, 0 subscriptions left open")
-        _finish(r, [server], tally)
+        finish(r, [server], tally)
     finally:
         server.stop()
     return r
@@ -308,7 +283,7 @@ def case_hanging_pdf(work: Path, fast: bool) -> Result:
         restarts = metrics(server).get("lexintel_worker_restarts_total", 0)
         r.check(restarts >= 1, "no worker restart counted")
         r.notes.append(f"failed in {timeout} s with: {hang['error_message']!r}; worker restarts {restarts:g}")
-        _finish(r, [server], tally)
+        finish(r, [server], tally)
     finally:
         server.stop()
     return r
@@ -385,7 +360,7 @@ def case_disk_full(work: Path, fast: bool) -> Result:
         if not fast:  # about 25 s of indexing and a restart: the full suite only
             filled = _fill_database(server, case_id, tally, r, fast)
             _free_space_and_restart(server, ids + filled, tally, r)
-        _finish(r, [server], tally)
+        finish(r, [server], tally)
     finally:
         server.stop()
     return r
@@ -398,6 +373,7 @@ CASES: dict[str, tuple[bool, Callable[..., Result]]] = {  # name -> (in --fast, 
     "flapping": (True, case_flapping),
     "hanging-pdf": (True, case_hanging_pdf),
     "disk-full": (True, case_disk_full),
+    **HOSTILE_CASES,  # issue 13: a huge cookie, an overlapping ZIP bomb, slow-client floods
 }
 
 

@@ -28,7 +28,7 @@ def make_client(tmp_path: Path) -> Iterator[Callable[..., TestClient]]:  # type:
     def make(settings: Settings | None = None, **overrides: object) -> TestClient:  # type: ignore[type-arg]
         base = settings or Settings(data_dir=tmp_path / "data", extraction_workers=2, document_timeout=60,
                                     progress_interval=0.0, ping_interval=1.0, auth="off", shutdown_grace=0)
-        client = TestClient(create_app(base.with_overrides(**overrides)), timeout=60)
+        client = TestClient(create_app(base.with_overrides(**overrides)), base_url="http://127.0.0.1", timeout=60)
         client.__enter__()
         clients.append(client)
         return client

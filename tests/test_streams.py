@@ -181,7 +181,7 @@ def test_a_client_that_never_reads_stays_bounded_and_is_cut_loose(live: LiveServ
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     sock.connect(("127.0.0.1", live.port))
-    sock.sendall(f"GET /cases/{case_id}/stream HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    sock.sendall(f"GET /cases/{case_id}/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
     wait_for(lambda: live.services.broadcaster.subscriber_count(f"case:{case_id}") == 1, timeout=10)
     sub = next(iter(live.call(lambda: live.services.broadcaster._streams[f"case:{case_id}"])))
     max_len = 0

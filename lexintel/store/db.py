@@ -9,6 +9,7 @@ worker thread on their own connection; WAL lets them proceed while the writer co
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,6 +19,7 @@ from typing import Any, TypeVar
 import anyio.to_thread
 
 from lexintel.store.migrations import MIGRATIONS, migrate
+from lexintel.store.private import FILE_MODE, private_dir, private_file
 
 __all__ = ["Database"]
 
@@ -42,11 +44,16 @@ class Database:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.parent.exists():
+            private_dir(path.parent)
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE))  # SQLite would create it 0644; -wal/-shm
+        private_file(path)  # copy the database file's mode, so 0600 here makes all three 0600
         self._conn = _connect(path)
         mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if str(mode).lower() != "wal":
             raise RuntimeError(f"SQLite refused WAL mode for {path} (got {mode})")
+        for suffix in ("-wal", "-shm"):  # left by an older version with wider modes
+            private_file(path.with_name(path.name + suffix))
         try:
             migrate(self._conn, MIGRATIONS)  # each missing migration in its own transaction; refuses a newer file
         except BaseException:

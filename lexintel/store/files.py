@@ -17,6 +17,7 @@ import aiofiles
 import aiofiles.os
 
 from lexintel.clock import new_id
+from lexintel.store.private import DIR_MODE, private_dir, private_opener
 
 __all__ = ["FileStore", "IncomingFile"]
 
@@ -32,8 +33,8 @@ class IncomingFile:
         self._file: aiofiles.threadpool.binary.AsyncBufferedIOBase | None = None
 
     async def open(self) -> None:
-        """Create the file (exclusive: names are generated, a clash is a bug)."""
-        self._file = await aiofiles.open(self.path, "xb")
+        """Create the file, 0600 (exclusive: names are generated, a clash is a bug)."""
+        self._file = await aiofiles.open(self.path, "xb", opener=private_opener)
 
     async def write(self, data: bytes | bytearray) -> None:
         """Append one chunk, updating size, hash and the sniffing head."""
@@ -68,8 +69,8 @@ class FileStore:
     def __init__(self, data_dir: Path) -> None:
         self.incoming = data_dir / "incoming"
         self.files = data_dir / "files"
-        self.incoming.mkdir(parents=True, exist_ok=True)
-        self.files.mkdir(parents=True, exist_ok=True)
+        private_dir(self.incoming)
+        private_dir(self.files)
 
     def clean_incoming(self) -> int:
         """Remove partial uploads left by a crash; returns how many."""
@@ -95,7 +96,7 @@ class FileStore:
     def commit(self, incoming: IncomingFile, document_id: str) -> Path:
         """Move a complete upload to its document's place (atomic rename, same filesystem)."""
         target = self.final_path(document_id)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        target.parent.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
         os.replace(incoming.path, target)
         return target
 

@@ -12,6 +12,8 @@ import fcntl
 import os
 from pathlib import Path
 
+from lexintel.store.private import private_dir, private_file
+
 __all__ = ["DataDirInUse", "DataDirLock"]
 
 
@@ -23,13 +25,14 @@ class DataDirLock:
     """An exclusive ``flock`` on ``<data_dir>/lexintel.lock``; the kernel drops it if the process dies."""
 
     def __init__(self, data_dir: Path) -> None:
-        data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(data_dir)  # 0700: nobody else may even list it (issue 13 item 6)
         self.path = data_dir / "lexintel.lock"
         self._fd: int | None = None
 
     def acquire(self) -> DataDirLock:
         """Take the lock or raise :class:`DataDirInUse` naming the holder's pid."""
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        private_file(self.path)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -7,10 +7,12 @@ stops the moment a limit is crossed.
 
 Verdicts:
 
-* refused (the whole archive; nothing is kept): more than ``max_entries`` entries, declared or inflated
-  total above ``max_total_bytes``, an entry whose ratio exceeds ``max_ratio`` past the ``ratio_grace``
-  bytes, an entry inflating past its declared size, a name with ``..``, an absolute path, a drive letter
-  or a NUL byte (a crafted archive: nothing in it is trusted), an archive Python cannot read;
+* refused (the whole archive; nothing is kept): more than ``max_entries`` entries, entries whose bytes
+  overlap or whose compressed sizes add up to more than the archive (an overlapping bomb, see
+  :func:`check_layout`), declared or inflated total above ``max_total_bytes``, an entry whose ratio
+  exceeds ``max_ratio`` past the ``ratio_grace`` bytes, an entry inflating past its declared size, a name
+  with ``..``, an absolute path, a drive letter or a NUL byte (a crafted archive: nothing in it is
+  trusted), an archive Python cannot read;
 * skipped (listed in the batch log with a reason; the rest go through): directories, duplicate names
   (the first one wins), encrypted entries, empty files, nested archives (a ZIP inside the ZIP is not
   unpacked: one level only, which rules out recursive bombs), types LexIntel knows but cannot read yet
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import struct
 import threading
 import zipfile
 from collections.abc import Callable
@@ -32,6 +35,7 @@ from pathlib import Path
 
 from lexintel import formats
 from lexintel.clock import new_id
+from lexintel.store.private import private_opener
 from lexintel.upload.multipart import sanitize_filename
 
 __all__ = [
@@ -47,6 +51,7 @@ __all__ = [
 BLOCK = 1024 * 1024
 HEAD = 8192
 _DRIVE = re.compile(r"^[A-Za-z]:")
+_LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature, (version..sizes), file name length, extra field length
 
 
 class ArchiveRefused(Exception):
@@ -118,11 +123,49 @@ def _ratio_exceeded(size: int, compressed: int, limits: Limits) -> bool:
     return size > limits.ratio_grace and size > limits.max_ratio * max(compressed, 1)
 
 
+def _overlap(name: str) -> ArchiveRefused:
+    return ArchiveRefused(
+        "zip_overlap",
+        f"The archive entry {name!r} shares its bytes with another entry (an overlapping-entry ZIP bomb); "
+        "the archive is refused.",
+    )
+
+
+def check_layout(path: Path, infos: list[zipfile.ZipInfo], directory_offset: int) -> None:
+    """Refuse entries that overlap, the check CPython added for CVE-2024-0450 (missing before 3.11.8/3.12.2).
+
+    An overlapping bomb points many central-directory entries at one compressed stream: each entry has an
+    ordinary ratio and the declared total looks plausible, yet a few KB inflate to gigabytes. In an honest
+    archive each entry's local header and data end before the next entry's local header begins (and the
+    last before the central directory), so the compressed sizes also add up to less than the file.
+    """
+    if sum(info.compress_size for info in infos) > path.stat().st_size:
+        raise ArchiveRefused(
+            "zip_overlap",
+            "The archive's entries declare more compressed bytes than the archive holds (an overlapping-entry "
+            "ZIP bomb); the archive is refused.",
+        )
+    ordered = sorted(infos, key=lambda info: info.header_offset)
+    with open(path, "rb") as f:
+        for index, info in enumerate(ordered):
+            end_limit = ordered[index + 1].header_offset if index + 1 < len(ordered) else directory_offset
+            f.seek(info.header_offset)
+            raw = f.read(_LOCAL_HEADER.size)
+            if len(raw) < _LOCAL_HEADER.size or raw[:4] != b"PK\x03\x04":
+                raise ArchiveRefused("bad_archive", f"The ZIP archive cannot be read: no local header for entry "
+                                     f"{info.filename!r}.")
+            _sig, name_length, extra_length = _LOCAL_HEADER.unpack(raw)
+            data_end = info.header_offset + _LOCAL_HEADER.size + name_length + extra_length + info.compress_size
+            if data_end > end_limit:
+                raise _overlap(info.filename)
+
+
 def inspect(path: Path, limits: Limits) -> Plan:
     """Check the central directory; raise :class:`ArchiveRefused` or return what to extract."""
     try:
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
+            directory_offset = zf.start_dir
     except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as exc:
         raise ArchiveRefused("bad_archive", f"The ZIP archive cannot be read: {exc}.") from None
     plan = Plan(total_entries=len(infos))
@@ -131,6 +174,7 @@ def inspect(path: Path, limits: Limits) -> Plan:
             "zip_too_many_entries",
             f"The archive has {len(infos)} entries; at most {limits.max_entries} are allowed.",
         )
+    check_layout(path, infos, directory_offset)
     seen: set[str] = set()
     for info in infos:
         why = unsafe_name(info.orig_filename)
@@ -219,7 +263,7 @@ def _extract_one(
     head = b""
     size = 0
     try:
-        with zf.open(info) as src, open(target, "xb") as out:
+        with zf.open(info) as src, open(target, "xb", opener=private_opener) as out:
             while block := src.read(BLOCK):
                 size += len(block)
                 total += len(block)
