@@ -34,6 +34,7 @@ from anyio.abc import TaskGroup, TaskStatus
 from lexintel.clock import new_id, utc_now_iso
 from lexintel.errors import BadRequest, Conflict, UnsupportedType
 from lexintel.events.emitter import EmittedEvent, Emitter
+from lexintel.events.model import EventError, ProgressEvent
 from lexintel.settings import Settings
 from lexintel.store.db import Database
 from lexintel.store.files import IncomingFile
@@ -288,7 +289,7 @@ class BatchTracker:
         self.db.conn.execute("UPDATE batch_sources SET skipped = skipped + 1 WHERE batch_id = ?", (batch_id,))
         st = self._states[batch_id]
         self._emit(batch_id, stage=st.stage, progress=st.progress, message=message,
-                   error={"code": skipped.code, "detail": message})
+                   error=EventError(skipped.code, message))
 
     def _log(self, batch_id: str, level: str, code: str, name: str, message: str) -> None:
         with self.db.transaction() as conn:
@@ -323,9 +324,8 @@ class BatchTracker:
 
     def on_event(self, event: EmittedEvent) -> None:
         """Emitter listener: a document of a live batch moved; recompute the batch soon."""
-        body = event.body
-        batch_id = body.get("batch_id")
-        if not batch_id or body.get("document_id") is None:
+        batch_id = event.event.batch_id
+        if not batch_id or event.event.document_id is None:
             return
         st = self._states.get(batch_id)
         if st is None or not st.ready or st.done:
@@ -408,7 +408,7 @@ class BatchTracker:
             return
         st.done = True
         self._emit(batch_id, status="failed", stage="failed", progress=st.progress, message=detail, terminal=True,
-                   error={"code": code, "detail": detail},
+                   error=EventError(code, detail),
                    row_values={"status": "failed", "error_code": code, "error_message": detail,
                                "finished_at": utc_now_iso()})
         self._forget(batch_id)
@@ -420,7 +420,7 @@ class BatchTracker:
 
     def _emit(self, batch_id: str, *, stage: str, progress: float, message: str, status: str = "processing",
               stage_progress: float = 0.0, items_total: int = 0, items_done: int = 0, eta: float | None = None,
-              error: dict[str, str] | None = None, terminal: bool = False,
+              error: EventError | None = None, terminal: bool = False,
               row_values: dict[str, Any] | None = None, first_write: Any = None) -> None:
         """One batch-level event; the row's stage/progress change in the same transaction. Never goes back."""
         st = self._states[batch_id]
@@ -436,10 +436,12 @@ class BatchTracker:
             conn.execute(f"UPDATE batches SET {columns} WHERE id = ?", (*values.values(), batch_id))
 
         self.emitter.emit(
-            case_id=st.case_id, batch_id=batch_id, status=status, stage=st.stage, progress=st.progress,
-            stage_progress=min(stage_progress, 100.0), items_total=items_total, items_done=items_done,
-            message=message, elapsed_seconds=max(time.time() - st.created, 0.0),
-            eta_seconds=None if eta is None else max(eta, 0.0), error=error, filename=st.filename or None,
+            ProgressEvent(
+                case_id=st.case_id, batch_id=batch_id, status=status, stage=st.stage, progress=st.progress,
+                stage_progress=min(stage_progress, 100.0), items_total=items_total, items_done=items_done,
+                message=message, elapsed_seconds=max(time.time() - st.created, 0.0),
+                eta_seconds=None if eta is None else max(eta, 0.0), error=error, filename=st.filename or None,
+            ),
             terminal=terminal, write=write,
         )
         st.last_emit = time.monotonic()

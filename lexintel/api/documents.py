@@ -11,6 +11,7 @@ from litestar.status_codes import HTTP_202_ACCEPTED
 from lexintel.auth.access import require_case
 from lexintel.auth.users import User
 from lexintel.errors import BadRequest, Conflict, ServiceUnavailable
+from lexintel.events.model import ProgressEvent
 from lexintel.events.schema import stream_key
 from lexintel.services import Svc
 from lexintel.store.records import document_json
@@ -109,9 +110,10 @@ async def retry_document(document_id: str, svc: Svc) -> dict[str, Any]:
         )
 
     svc.emitter.emit(
-        case_id=row["case_id"], document_id=document_id, batch_id=row["batch_id"], run=run, status="processing",
-        stage="queued", progress=0, filename=row["filename"], write=reset,
-        message=f"{row['filename']} is waiting to be processed again",
+        ProgressEvent(case_id=row["case_id"], document_id=document_id, batch_id=row["batch_id"], run=run,
+                      status="processing", stage="queued", progress=0, filename=row["filename"],
+                      message=f"{row['filename']} is waiting to be processed again"),
+        write=reset,
     )
     svc.pipeline.enqueue(document_id)
     return _status_json(svc.records.document(document_id))

@@ -17,6 +17,7 @@ from typing import Any
 from lexintel.clock import utc_now_iso
 from lexintel.events.emitter import IngestedEvent
 from lexintel.events.log import StoredEvent
+from lexintel.events.model import EventError, ProgressEvent, event_fields
 from lexintel.events.schema import StreamKind
 
 __all__ = [
@@ -140,35 +141,29 @@ def from_outside_worker(document_id: str, message: dict[str, Any], latest: Store
         status = "completed"
     step = message.get("step")
     step = step if isinstance(step, str) and step else status
-    stage = stage_for(step, status)
     error = None
     if status == "failed":
         raw = message.get("error")
-        detail = raw if isinstance(raw, str) else str(message.get("message") or "failed")
-        error = {"code": "worker_failed", "detail": detail}
+        error = EventError("worker_failed", raw if isinstance(raw, str) else str(message.get("message") or "failed"))
     terminal = status != "processing"
     run = 0
     if latest is not None:
         run = latest.run + (1 if latest.terminal else 0)
     timestamp = message.get("timestamp")
-    body: dict[str, Any] = {
-        "document_id": document_id,
-        "batch_id": None,
-        "case_id": None,
-        "status": status,
-        "stage": stage,
-        "step": step,  # the worker's own step name, for clients of the original design
-        "progress": round(progress, 2),
-        "stage_progress": 100.0 if terminal else 0.0,
-        "items_total": 0,
-        "items_done": 0,
-        "message": str(message.get("message") or ""),
-        "elapsed_seconds": 0.0,
-        "eta_seconds": 0.0 if status == "completed" else None,
-        "timestamp": timestamp if isinstance(timestamp, str) and timestamp else utc_now_iso(),
-        "error": error,
-        "filename": None,
-        "run": run,
-    }
+    event = ProgressEvent(
+        document_id=document_id,
+        case_id=None,
+        status=status,
+        stage=stage_for(step, status),
+        step=step,  # the worker's own step name, for clients of the original design
+        progress=round(progress, 2),
+        stage_progress=100.0 if terminal else 0.0,
+        message=str(message.get("message") or ""),
+        eta_seconds=0.0 if status == "completed" else None,
+        timestamp=timestamp if isinstance(timestamp, str) and timestamp else utc_now_iso(),
+        error=error,
+        run=run,
+    )
+    body = event_fields(event)
     stream = f"document:{document_id}"
     return IngestedEvent(stream, None, run, _event_name("document", body, terminal), stream, body)

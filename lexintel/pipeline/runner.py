@@ -25,6 +25,7 @@ from anyio.abc import TaskStatus
 from lexintel.clock import utc_now_iso
 from lexintel.errors import is_disk_full
 from lexintel.events.emitter import Emitter
+from lexintel.events.model import EventError, ProgressEvent
 from lexintel.pipeline.chunk import chunk_pages
 from lexintel.pipeline.extract import extract_step
 from lexintel.settings import Settings
@@ -173,15 +174,17 @@ class Pipeline:
         for document_id in stuck:
             row = self.records.document(document_id)
             self.emitter.emit(
-                case_id=row["case_id"],
-                document_id=document_id,
-                batch_id=row["batch_id"],
-                run=row["run"] + 1,  # starts again from 0%: a new run, so progress never drops within one
-                status="processing",
-                stage="queued",
-                progress=0,
-                message=f"Requeued {row['filename']} after a restart",
-                filename=row["filename"],
+                ProgressEvent(
+                    case_id=row["case_id"],
+                    document_id=document_id,
+                    batch_id=row["batch_id"],
+                    run=row["run"] + 1,  # starts again from 0%: a new run, so progress never drops within one
+                    status="processing",
+                    stage="queued",
+                    progress=0,
+                    message=f"Requeued {row['filename']} after a restart",
+                    filename=row["filename"],
+                ),
                 write=_update_document(document_id, status="pending", stage="queued", progress=0, run=row["run"] + 1),
             )
         pending = self.records.ids_with_status("pending")
@@ -273,23 +276,25 @@ class Pipeline:
         status = {"completed": "completed", "failed": "failed"}.get(stage, "processing")
         error = None
         if stage == "failed":
-            error = {"code": row_values.get("error_code", "failed"), "detail": row_values.get("error_message", "")}
+            error = EventError(row_values.get("error_code", "failed"), row_values.get("error_message", ""))
         self.emitter.emit(
-            case_id=r.row["case_id"],
-            document_id=r.id,
-            batch_id=r.row["batch_id"],
-            run=r.run,
-            status=status,
-            stage=stage,
-            progress=r.progress,
-            stage_progress=stage_progress,
-            items_total=items_total,
-            items_done=items_done,
-            message=message,
-            elapsed_seconds=time.monotonic() - r.started,
-            eta_seconds=0.0 if status == "completed" else (None if status == "failed" else r.eta()),
-            error=error,
-            filename=r.filename,
+            ProgressEvent(
+                case_id=r.row["case_id"],
+                document_id=r.id,
+                batch_id=r.row["batch_id"],
+                run=r.run,
+                status=status,
+                stage=stage,
+                progress=r.progress,
+                stage_progress=stage_progress,
+                items_total=items_total,
+                items_done=items_done,
+                message=message,
+                elapsed_seconds=time.monotonic() - r.started,
+                eta_seconds=0.0 if status == "completed" else (None if status == "failed" else r.eta()),
+                error=error,
+                filename=r.filename,
+            ),
             terminal=status != "processing",
             write=_then(also, _update_document(r.id, stage=stage, progress=r.progress, message=message, **row_values)),
         )
@@ -327,8 +332,8 @@ class Pipeline:
         try:
             message = f"{r.filename} was interrupted by a server shutdown; it will resume when the server restarts"
             self.emitter.emit(
-                case_id=r.row["case_id"], document_id=r.id, batch_id=r.row["batch_id"], run=r.run,
-                status="processing", stage="queued", progress=0, message=message, filename=r.filename,
+                ProgressEvent(case_id=r.row["case_id"], document_id=r.id, batch_id=r.row["batch_id"], run=r.run,
+                              status="processing", stage="queued", progress=0, message=message, filename=r.filename),
                 write=_update_document(r.id, status="pending", stage="queued", progress=0, message=message),
             )
         finally:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from lexintel.clock import new_id, utc_now_iso
 from lexintel.errors import BadRequest, UnsupportedType
 from lexintel.events.emitter import Emitter
+from lexintel.events.model import EventError, ProgressEvent
 from lexintel.pipeline.runner import Pipeline
 from lexintel.store.files import FileStore, IncomingFile
 from lexintel.store.records import Records
@@ -148,11 +149,13 @@ class Intake:
 
     def _announce(self, case_id: str, batch_id: str | None, doc: NewDocument) -> None:
         if doc.problem is None:
-            self.emitter.emit(case_id=case_id, document_id=doc.id, batch_id=batch_id, status="processing",
-                              stage="queued", progress=0, run=1, filename=doc.filename,
-                              message=f"{doc.filename} is waiting to be processed")
+            self.emitter.emit(ProgressEvent(case_id=case_id, document_id=doc.id, batch_id=batch_id,
+                                            status="processing", stage="queued", progress=0, run=1,
+                                            filename=doc.filename,
+                                            message=f"{doc.filename} is waiting to be processed"))
             return
         code, detail = doc.problem
-        self.emitter.emit(case_id=case_id, document_id=doc.id, batch_id=batch_id, status="failed",
-                          stage="failed", progress=0, run=1, filename=doc.filename, terminal=True,
-                          message=f"{doc.filename} failed: {detail}", error={"code": code, "detail": detail})
+        self.emitter.emit(ProgressEvent(case_id=case_id, document_id=doc.id, batch_id=batch_id, status="failed",
+                                        stage="failed", progress=0, run=1, filename=doc.filename,
+                                        message=f"{doc.filename} failed: {detail}", error=EventError(code, detail)),
+                          terminal=True)
