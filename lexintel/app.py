@@ -63,7 +63,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 if services.mirror is not None:  # optional Redis mirror: never blocks start, reconnects itself
                     await tg.start(services.mirror.run)
                 await tg.start(services.pipeline.run)
-                await tg.start(services.batches.run)  # batch recovery + ZIP unpacking jobs
+                services.batches.recover()  # batches a restart interrupted
+                await tg.start(services.zips.run)  # ZIP unpacking jobs
                 await tg.start(services.uploads.run)  # chunked upload sessions: expiry sweep
                 try:
                     yield

@@ -19,6 +19,7 @@ from lexintel.events.emitter import IngestedEvent
 from lexintel.events.log import StoredEvent
 from lexintel.events.model import EventError, ProgressEvent, event_fields
 from lexintel.events.schema import StreamKind
+from lexintel.pipeline.stages import stage_for_step
 
 __all__ = [
     "MIRROR_KEYS",
@@ -32,19 +33,6 @@ __all__ = [
 
 MIRROR_KEYS = ("instance_id", "ids", "terminal")
 """Keys the mirror adds to a published ProgressEvent; stripped again before storing it."""
-
-# The original workers' step names (and a few obvious spellings) -> our stages.
-_STEP_PREFIXES = (
-    ("queue", "queued"), ("pending", "queued"), ("wait", "queued"),
-    ("upload", "uploading"), ("receiv", "uploading"),
-    ("unpack", "unpacking"), ("unzip", "unpacking"),
-    ("extract", "extracting"), ("ocr", "extracting"), ("pars", "extracting"), ("read", "extracting"),
-    ("chunk", "chunking"), ("split", "chunking"),
-    ("index", "indexing"), ("embed", "indexing"), ("vector", "indexing"), ("stor", "indexing"),
-    ("complet", "completed"), ("done", "completed"), ("finish", "completed"), ("success", "completed"),
-    ("fail", "failed"), ("error", "failed"),
-)
-
 
 class ForeignEventError(ValueError):
     """A message on a progress channel that is neither shape; counted and dropped, never fatal."""
@@ -60,16 +48,13 @@ def channel_stream(channel: str) -> tuple[StreamKind, str] | None:
 
 
 def stage_for(step: str, status: str) -> str:
-    """Map an original-design step (``extraction``, ``EXTRACTED``, ``embedding``…) to one of our stages."""
+    """Map an original-design step (``extraction``, ``EXTRACTED``, ``embedding``…) to one of our stages: each
+    stage of the registry lists the step-name prefixes that mean it."""
     if status == "completed":
         return "completed"
     if status == "failed":
         return "failed"
-    lowered = step.strip().lower()
-    for prefix, stage in _STEP_PREFIXES:
-        if lowered.startswith(prefix):
-            return stage
-    return "extracting"  # unknown step of a processing document: the long middle of the pipeline
+    return stage_for_step(step)
 
 
 def _event_name(kind: StreamKind, body: dict[str, Any], terminal: bool) -> str:
