@@ -21,6 +21,7 @@ from lexintel.api.batches import batch_handlers
 from lexintel.api.cases import CaseController
 from lexintel.api.documents import document_handlers
 from lexintel.api.search import search
+from lexintel.api.stages import stage_handlers
 from lexintel.api.streams import stream_handlers
 from lexintel.api.system import system_handlers
 from lexintel.api.uploads import upload_handlers
@@ -80,7 +81,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     app = Litestar(
         route_handlers=[CaseController, *document_handlers, search, *stream_handlers, *system_handlers,
-                        *web_handlers, *batch_handlers, *upload_handlers, *auth_handlers],
+                        *web_handlers, *batch_handlers, *upload_handlers, *auth_handlers, *stage_handlers],
         dependencies={"svc": Provide(provide_services, sync_to_thread=False),
                       "caller": Provide(provide_caller, sync_to_thread=False)},
         guards=[auth_guard],  # authenticate every non-public route; 404 for cases the caller can't read

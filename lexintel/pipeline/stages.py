@@ -29,6 +29,7 @@ __all__ = [
     "document_eta",
     "document_share",
     "document_stages",
+    "lookup",
     "stage_for_step",
     "stage_kind",
     "words",
@@ -177,6 +178,11 @@ def stage_for_step(step: str) -> str:
         if lowered.startswith(stage.aliases):
             return stage.name
     return _PACING.name
+
+
+def lookup(name: str) -> Stage | None:
+    """The registry's entry for ``name`` (None for a name it does not know, e.g. an outside worker's)."""
+    return _BY_NAME.get(name)
 
 
 def stage_kind(name: str) -> StageKind | None:
