@@ -75,8 +75,14 @@ class Documents:
             else:
                 await doc.incoming.discard()
         now = utc_now_iso()
-        for doc in docs:
-            self._insert(case_id, batch_id, doc, now)
+        for i, doc in enumerate(docs):
+            try:
+                self._insert(case_id, batch_id, doc, now)
+            except BaseException:  # e.g. the disk is full: no file without its row
+                for orphan in docs[i:]:
+                    if orphan.incoming is not None and orphan.problem is None:
+                        self._files.remove(self._files.final_path(orphan.id))
+                raise
         for doc in docs:
             if doc.problem is None:
                 self._queue.enqueue(doc.id)
@@ -97,9 +103,10 @@ class Documents:
         def insert(conn: sqlite3.Connection) -> None:
             rows.insert(conn, values)
 
-        event = ProgressEvent(case_id=case_id, document_id=doc.id, batch_id=batch_id, status="processing",
-                              stage="queued", progress=0, run=1, filename=doc.filename, message=waiting)
-        if code is not None and detail is not None:
+        if code is None or detail is None:
+            event = ProgressEvent(case_id=case_id, document_id=doc.id, batch_id=batch_id, status="processing",
+                                  stage="queued", progress=0, run=1, filename=doc.filename, message=waiting)
+        else:
             event = ProgressEvent(case_id=case_id, document_id=doc.id, batch_id=batch_id, status="failed",
                                   stage="failed", progress=0, run=1, filename=doc.filename,
                                   message=f"{doc.filename} failed: {detail}", error=EventError(code, detail))
