@@ -23,6 +23,7 @@ from lexintel.api.http_guard import HttpGuard, decode_recursion_handler, is_deco
 from lexintel.api.openapi import describe_operations, openapi_config
 from lexintel.api.search import search
 from lexintel.api.sse import SSEHandoff
+from lexintel.api.stages import stage_handlers
 from lexintel.api.streams import stream_handlers
 from lexintel.api.system import system_handlers
 from lexintel.api.uploads import upload_handlers
@@ -64,7 +65,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 if services.mirror is not None:  # optional Redis mirror: never blocks start, reconnects itself
                     await tg.start(services.mirror.run)
                 await tg.start(services.pipeline.run)
-                await tg.start(services.batches.run)  # batch recovery + ZIP unpacking jobs
+                services.batches.recover()  # batches a restart interrupted
+                await tg.start(services.zips.run)  # ZIP unpacking jobs
                 await tg.start(services.uploads.run)  # chunked upload sessions: expiry sweep
                 try:
                     yield
@@ -80,7 +82,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     app = Litestar(
         route_handlers=[CaseController, *document_handlers, search, *stream_handlers, *system_handlers,
-                        *web_handlers, *batch_handlers, *upload_handlers, *auth_handlers],
+                        *web_handlers, *batch_handlers, *upload_handlers, *auth_handlers, *stage_handlers],
         dependencies={"svc": Provide(provide_services, sync_to_thread=False),
                       "caller": Provide(provide_caller, sync_to_thread=False)},
         guards=[auth_guard],  # authenticate every non-public route; 404 for cases the caller can't read

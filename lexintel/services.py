@@ -1,4 +1,9 @@
-"""The running parts of one LexIntel instance, built at start and closed at shutdown."""
+"""The running parts of one LexIntel instance, built at start and closed at shutdown.
+
+Built bottom-up, each part getting what it needs in its constructor (no part is patched in afterwards): the
+store and the event path, then the work queue, the document lifecycle that puts work in it, the pipeline that
+takes work out, the batch tracker, and the upload side that feeds them all.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,14 @@ from dataclasses import dataclass, field
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 
-from lexintel.batches import BatchTracker
+from lexintel.batches.tracker import BatchTracker
+from lexintel.documents import Documents
 from lexintel.events.broadcaster import Broadcaster
 from lexintel.events.emitter import Emitter
 from lexintel.events.log import EventLog
 from lexintel.events.redis_mirror import RedisMirror
 from lexintel.observability.metrics import Metrics
+from lexintel.pipeline.queue import WorkQueue
 from lexintel.pipeline.runner import Pipeline
 from lexintel.settings import Settings
 from lexintel.store.db import Database
@@ -20,6 +27,7 @@ from lexintel.store.files import FileStore
 from lexintel.store.records import Records
 from lexintel.upload.chunked import UploadSessions
 from lexintel.upload.intake import Intake
+from lexintel.upload.unpack import ZipIntake
 
 __all__ = ["Services", "Svc", "provide_services"]
 
@@ -35,11 +43,13 @@ class Services:
     events: EventLog
     broadcaster: Broadcaster
     emitter: Emitter
+    documents: Documents  # the document lifecycle: create, retry, delete… (the pipeline does the rest)
     pipeline: Pipeline
+    batches: BatchTracker  # multi-file/ZIP/chunked batches and their progress
+    zips: ZipIntake  # ZIP unpacking jobs
     intake: Intake
+    uploads: UploadSessions  # resumable chunked uploads
     accepting_uploads: bool = True
-    batches: BatchTracker = field(init=False)  # multi-file/ZIP/chunked batches and their progress (issue 4)
-    uploads: UploadSessions = field(init=False)  # resumable chunked uploads (issue 4)
     mirror: RedisMirror | None = None  # the optional Redis mirror (LEXINTEL_REDIS_URL); None when disabled
     metrics: Metrics = field(default_factory=Metrics)  # per instance: its own Prometheus registry
 
@@ -53,18 +63,21 @@ class Services:
         events = EventLog(db)
         broadcaster = Broadcaster(settings.subscriber_queue)
         emitter = Emitter(db, events, broadcaster)
-        pipeline = Pipeline(settings, db, records, emitter)
-        intake = Intake(records, files, emitter, pipeline)
-        services = cls(settings, db, files, records, events, broadcaster, emitter, pipeline, intake)
-        services.batches = BatchTracker(settings, db, records, emitter, files.incoming)
-        services.batches.intake, intake.batches = intake, services.batches
-        emitter.listeners.append(services.batches.on_event)
-        services.uploads = UploadSessions(settings, db, files, services.batches)
+        queue = WorkQueue()
+        documents = Documents(db, records, files, emitter, events, broadcaster, queue)
+        pipeline = Pipeline(settings, db, records, queue, documents)
+        batches = BatchTracker(settings, db, emitter)
+        emitter.listeners.append(batches.on_event)
+        zips = ZipIntake(settings, db, batches, documents, files.incoming)
+        intake = Intake(db, documents, batches, zips)
+        uploads = UploadSessions(settings, db, files, batches, intake)
+        mirror = None
         if settings.redis_url:
-            services.mirror = RedisMirror(settings.redis_url, settings.instance_id, emitter, events, broadcaster)
+            mirror = RedisMirror(settings.redis_url, settings.instance_id, emitter, events, broadcaster)
             # first: a listener may emit (batch progress), and the mirror must queue events in id order
-            emitter.listeners.insert(0, services.mirror.offer)
-        return services
+            emitter.listeners.insert(0, mirror.offer)
+        return cls(settings, db, files, records, events, broadcaster, emitter, documents, pipeline, batches, zips,
+                   intake, uploads, mirror=mirror)
 
 
 def provide_services(state: State) -> Services:

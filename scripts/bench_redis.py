@@ -41,6 +41,7 @@ async def origin(redis_url: str, data_dir: Path) -> None:
     """Emit events through a real Emitter + RedisMirror; commands on stdin, results on stdout (JSON lines)."""
     import anyio
 
+    from lexintel.events.model import ProgressEvent
     from lexintel.services import Services
     from lexintel.settings import Settings
 
@@ -51,8 +52,9 @@ async def origin(redis_url: str, data_dir: Path) -> None:
     doc_id = "bench-" + os.urandom(6).hex()
 
     def emit(i: int, stage: str, terminal: bool = False) -> None:
-        svc.emitter.emit(case_id=case_id, document_id=doc_id, status="completed" if terminal else "processing",
-                         stage=stage, progress=min(99.0, i / 100), message=f"event {i}", terminal=terminal)
+        event = ProgressEvent(case_id=case_id, document_id=doc_id, status="completed" if terminal else "processing",
+                              stage=stage, progress=min(99.0, i / 100), message=f"event {i}")
+        svc.emitter.emit(event, terminal=terminal)
 
     def out(**fields: object) -> None:
         print(json.dumps(fields), flush=True)

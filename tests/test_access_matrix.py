@@ -102,6 +102,7 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("GET", "/health"): e("public", {200}, lambda c, _: Req("GET", "/health")),
     ("GET", "/ready"): e("public", {200}, lambda c, _: Req("GET", "/ready")),
     ("GET", "/metrics"): e("public", {200}, lambda c, _: Req("GET", "/metrics")),
+    ("GET", "/stages"): e("public", {200}, lambda c, _: Req("GET", "/stages")),
     ("GET", "/"): e("public", {200}, lambda c, _: Req("GET", "/")),
     ("GET", "/static/{name:str}"): e("public", {200}, lambda c, _: Req("GET", "/static/app.js")),
     ("POST", "/auth/login"): e("public", {200}, lambda c, _: Req(

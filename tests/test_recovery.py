@@ -115,4 +115,4 @@ def test_a_pending_document_missing_from_the_queue_is_picked_up_by_the_rescan(
     # enqueue is idempotent: repeated rescans never pile up copies
     for _ in range(5):
         services.pipeline.enqueue(doc_id)
-    assert len(services.pipeline._queued) <= 1
+    assert len(services.pipeline.queue) <= 1

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from lexintel.events.model import ProgressEvent
 from lexintel.settings import Settings
 from tests.live_server import LiveServer
 from tests.support import SSEEvent, corpus, iter_sse, read_stream, wait_for
@@ -190,8 +191,8 @@ def test_a_client_that_never_reads_stays_bounded_and_is_cut_loose(live: LiveServ
         nonlocal max_len
         emit = live.services.emitter.emit
         for i in range(3000):  # 3,000 real events of 3,000 distinct documents: nothing to coalesce
-            emit(case_id=case_id, status="processing", stage="extracting", progress=1, batch_id=None,
-                 document_id=f"doc-{i}", message="x" * 200)
+            emit(ProgressEvent(case_id=case_id, status="processing", stage="extracting", progress=1, batch_id=None,
+                               document_id=f"doc-{i}", message="x" * 200))
             max_len = max(max_len, len(sub))
 
     live.call(flood)

@@ -90,6 +90,7 @@ def test_upload_progress_failure_search_and_recovery_after_restart(server: Serve
         expect(item).to_have_attribute("data-status", "indexed", timeout=90_000)
         expect(item.get_by_role("progressbar")).to_have_attribute("aria-valuenow", "100")
         expect(item.locator(".pct")).to_have_text("100%")
+        expect(item.locator(".stage")).to_have_text("Done")  # the stage registry's words (GET /stages)
     failed = doc_item(page, bad.name)
     expect(failed).to_have_attribute("data-status", "failed")
     expect(failed.locator(".doc-error")).to_contain_text("is not a PDF or plain-text file")

@@ -6,6 +6,7 @@ import msgspec
 from litestar import get
 
 from lexintel.api.models.batches import Batch, BatchProgress
+from lexintel.batches.report import describe
 from lexintel.events.schema import stream_key
 from lexintel.services import Svc
 
@@ -15,7 +16,7 @@ __all__ = ["batch_handlers"]
 @get("/batches/{batch_id:str}", tags=["batches"])
 async def show_batch(batch_id: str, svc: Svc) -> Batch:
     """A batch: where it came from, stage, counts (indexed, failed, skipped), elapsed/ETA and its log."""
-    body = svc.batches.describe(batch_id)
+    body = describe(svc.db, svc.records, batch_id)
     body["document_ids"] = [r["id"] for r in svc.records.batch_documents(batch_id)]
     return msgspec.convert(body, Batch)
 
@@ -23,7 +24,7 @@ async def show_batch(batch_id: str, svc: Svc) -> Batch:
 @get("/batches/{batch_id:str}/progress", tags=["batches"])
 async def batch_progress(batch_id: str, svc: Svc) -> BatchProgress:
     """Polling fallback: current stage, counts and every document's status, plus the stream's last event id."""
-    body = svc.batches.describe(batch_id)
+    body = describe(svc.db, svc.records, batch_id)
     body.pop("log")
     body["last_event_id"] = svc.events.last_id(stream_key("batch", batch_id))
     body["documents"] = [

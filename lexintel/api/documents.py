@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from functools import partial
 from typing import Any
 
 import msgspec
@@ -13,9 +14,10 @@ from lexintel.api.errors import error_responses
 from lexintel.api.models.documents import Document, DocumentStatus, DocumentText, UploadAccepted
 from lexintel.auth.access import require_case
 from lexintel.auth.users import User
-from lexintel.errors import BadRequest, Conflict, ServiceUnavailable
+from lexintel.errors import BadRequest, ServiceUnavailable
 from lexintel.events.schema import stream_key
 from lexintel.services import Svc
+from lexintel.store import documents as document_rows
 from lexintel.store.records import document_json
 from lexintel.upload.multipart import receive_multipart
 
@@ -86,12 +88,7 @@ async def document_status(document_id: str, svc: Svc) -> DocumentStatus:
 async def document_text(document_id: str, svc: Svc) -> DocumentText:
     """The extracted text, page by page (pages appear as extraction proceeds)."""
     row = svc.records.document(document_id)
-
-    def read(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-        rows = conn.execute("SELECT page, text FROM pages WHERE document_id = ? ORDER BY page", (document_id,))
-        return [{"page": r[0], "text": r[1]} for r in rows]
-
-    pages = await svc.db.read(read)
+    pages = await svc.db.read(partial(document_rows.pages, document_id=document_id))
     return msgspec.convert({"document_id": document_id, "filename": row["filename"], "status": row["status"],
                             "pages": pages}, DocumentText)
 
@@ -100,42 +97,13 @@ async def document_text(document_id: str, svc: Svc) -> DocumentText:
       responses=error_responses(409))
 async def retry_document(document_id: str, svc: Svc) -> DocumentStatus:
     """Run a failed document through the pipeline again (a new run: its stream starts a new history)."""
-    row = svc.records.document(document_id)
-    if row["status"] != "failed":
-        raise Conflict("not_failed", f"Only failed documents can be retried; this one is {row['status']}.")
-    if not row["storage_path"]:
-        raise Conflict("no_file", "This file was refused at upload and was not kept; upload it again.")
-    run = row["run"] + 1
-
-    def reset(conn: sqlite3.Connection) -> None:
-        conn.execute(
-            "UPDATE documents SET status = 'pending', stage = 'queued', progress = 0, run = ?, error_code = NULL,"
-            " error_message = NULL, finished_at = NULL, message = ? WHERE id = ?",
-            (run, f"{row['filename']} is waiting to be processed again", document_id),
-        )
-
-    svc.emitter.emit(
-        case_id=row["case_id"], document_id=document_id, batch_id=row["batch_id"], run=run, status="processing",
-        stage="queued", progress=0, filename=row["filename"], write=reset,
-        message=f"{row['filename']} is waiting to be processed again",
-    )
-    svc.pipeline.enqueue(document_id)
-    return msgspec.convert(_status_json(svc.records.document(document_id)), DocumentStatus)
+    return msgspec.convert(_status_json(svc.documents.retry(document_id)), DocumentStatus)
 
 
 @delete("/documents/{document_id:str}", tags=["documents"])
 async def delete_document(document_id: str, svc: Svc) -> None:
     """Delete a document, its text, passages, file and stream; stops its processing if running."""
-    row = svc.records.document(document_id)
-    svc.pipeline.cancel(document_id)
-    stream = stream_key("document", document_id)
-    with svc.db.transaction() as conn:
-        conn.execute("DELETE FROM chunks WHERE document_id = ?", (document_id,))
-        conn.execute("DELETE FROM documents WHERE id = ?", (document_id,))
-        svc.events.delete_stream(conn, stream)
-    svc.broadcaster.close_stream(stream, "deleted")
-    if row["storage_path"]:
-        svc.files.remove(row["storage_path"])
+    svc.documents.delete(document_id)
 
 
 document_handlers = [

@@ -1,5 +1,7 @@
 """Rich progress bars (one per document, one for the batch, one per upload request) and the summary table.
 
+Stages are shown in the stage registry's words (the CLI ships with the server's code, so it imports them).
+
 Bars go to stderr so stdout carries only the summary (scripts can capture it); on a non-terminal stderr rich
 draws nothing live, and each document's start and end are printed as plain lines instead.
 """
@@ -21,6 +23,8 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 from rich.table import Table
+
+from lexintel.pipeline.stages import lookup, words
 
 __all__ = ["Board", "DocState", "eta_text", "summary_table"]
 
@@ -130,7 +134,8 @@ class Board:
         doc.message = event.get("message") or ""
         error = event.get("error")
         doc.error = error.get("detail") if isinstance(error, dict) else (error or None)
-        if doc.stage == "extracting" and event.get("items_total"):
+        stage = lookup(doc.stage)
+        if stage is not None and stage.unit == "pages" and event.get("items_total"):
             doc.pages = int(event["items_total"])
         self._render(doc, eta_text(event.get("eta_seconds")))
         if not self.live and (doc.status, doc.stage) != before and (doc.terminal or before[1] == "queued"):
@@ -147,7 +152,7 @@ class Board:
             self._batch_tasks[batch_id] = task
         note = f"{event.get('items_done', 0)}/{total} done" if total else (event.get("message") or "")
         self.progress.update(task, description=label, completed=float(event.get("progress") or 0),
-                             stage=event.get("stage") or "", note=note)
+                             stage=words(event.get("stage") or ""), note=note)
         if not self.live and event.get("status") in ("completed", "failed"):
             self.err.print(f"batch: {event.get('message', '')}", markup=False, highlight=False)
 
@@ -158,7 +163,7 @@ class Board:
 
     def _render(self, doc: DocState, note: str = "") -> None:
         style = {"indexed": "green", "failed": "red"}.get(doc.status, "")
-        stage = f"[{style}]{doc.stage}[/]" if style else doc.stage
+        stage = f"[{style}]{words(doc.stage)}[/]" if style else words(doc.stage)
         text = (doc.error or "")[:60] if doc.status == "failed" else "" if doc.terminal else note
         self.progress.update(self._tasks[doc.id], completed=100 if doc.status == "indexed" else doc.progress,
                              stage=stage, note=text)

@@ -1,6 +1,6 @@
 """The single door every progress event goes through.
 
-``emit`` builds a ProgressEvent, and in one SQLite transaction applies the caller's state change (e.g. the
+``emit`` takes a ProgressEvent, and in one SQLite transaction applies the caller's state change (e.g. the
 document row's new stage) and appends the event to each stream it belongs to (its document, its batch, its
 case), each with that stream's next id. Only after the commit is the event offered to the broadcaster and to
 listeners (Redis mirror, metrics). So the status endpoints, the log and the live streams always agree, and a
@@ -15,27 +15,48 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
 from lexintel.clock import utc_now_iso
 from lexintel.events.broadcaster import Broadcaster
 from lexintel.events.log import EventLog
-from lexintel.events.schema import Frame, encode_frame, encode_json, stream_key, with_id
+from lexintel.events.model import ProgressEvent, encode_event, with_stream_id
+from lexintel.events.schema import Frame, encode_frame, encode_json, stream_key
 from lexintel.store.db import Database
 
-__all__ = ["EmittedEvent", "Emitter", "IngestedEvent"]
+__all__ = ["EmittedEvent", "Emitter", "IngestedEvent", "Listener", "Write"]
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
 class EmittedEvent:
-    """What listeners receive: the event body (without ``id``) and the id it got in each stream."""
+    """What listeners receive: the event as recorded (``id`` 0: it has one per stream) and its id in each
+    stream."""
 
-    body: dict[str, Any]
+    event: ProgressEvent
     ids: dict[str, int]
     terminal: bool
 
 
 Listener = Callable[[EmittedEvent], None]
+Write = Callable[[sqlite3.Connection], None]
+"""A state change that must commit together with the event reporting it."""
+
+
+def _on_the_wire(event: ProgressEvent) -> ProgressEvent:
+    """The event as logged: stamped now (unless it carries its own time), ``step`` defaulting to ``stage``,
+    numbers rounded to the precision clients get."""
+    eta = event.eta_seconds
+    return msgspec.structs.replace(
+        event,
+        step=event.step or event.stage,
+        progress=round(event.progress, 2),
+        stage_progress=round(event.stage_progress, 2),
+        elapsed_seconds=round(event.elapsed_seconds, 3),
+        eta_seconds=None if eta is None else round(eta, 1),
+        timestamp=event.timestamp or utc_now_iso(),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,68 +94,35 @@ class Emitter:
             closed = self._closed_batches[batch_id] = latest is not None and latest.terminal
         return closed
 
-    def emit(
-        self,
-        *,
-        case_id: str,
-        status: str,
-        stage: str,
-        progress: float,
-        message: str,
-        document_id: str | None = None,
-        batch_id: str | None = None,
-        run: int = 0,
-        stage_progress: float = 0.0,
-        items_total: int = 0,
-        items_done: int = 0,
-        elapsed_seconds: float = 0.0,
-        eta_seconds: float | None = None,
-        error: dict[str, str] | None = None,
-        filename: str | None = None,
-        terminal: bool = False,
-        write: Callable[[sqlite3.Connection], None] | None = None,
-    ) -> EmittedEvent:
-        """Record and publish one event; ``write`` runs in the same transaction (state change)."""
-        body: dict[str, Any] = {
-            "document_id": document_id,
-            "batch_id": batch_id,
-            "case_id": case_id,
-            "status": status,
-            "stage": stage,
-            "step": stage,
-            "progress": round(progress, 2),
-            "stage_progress": round(stage_progress, 2),
-            "items_total": items_total,
-            "items_done": items_done,
-            "message": message,
-            "elapsed_seconds": round(elapsed_seconds, 3),
-            "eta_seconds": None if eta_seconds is None else round(eta_seconds, 1),
-            "timestamp": utc_now_iso(),
-            "error": error,
-            "filename": filename,
-            "run": run,
-        }
-        terminal_name = "error" if status == "failed" else "complete"
+    def emit(self, event: ProgressEvent, *, terminal: bool = False, write: Write | None = None) -> EmittedEvent:
+        """Record and publish one event; ``write`` runs in the same transaction (the state change it reports).
+
+        The emitter stamps the time, fills ``step`` from ``stage`` and rounds the numbers to their wire
+        precision, so callers build the event from their own values. ``terminal`` ends the subject's stream.
+        """
+        event = _on_the_wire(event)
+        document_id, batch_id = event.document_id, event.batch_id
+        terminal_name = "error" if event.status == "failed" else "complete"
         subject = stream_key("document", document_id) if document_id else stream_key("batch", batch_id or "")
         targets: list[tuple[str, int, str]] = []  # (stream, run, event name)
         if document_id:
-            targets.append((subject, run, terminal_name if terminal else "progress"))
+            targets.append((subject, event.run, terminal_name if terminal else "progress"))
         if batch_id and not (document_id and self._batch_closed(batch_id)):
             batch_terminal = terminal and document_id is None
             targets.append((stream_key("batch", batch_id), 0, terminal_name if batch_terminal else "progress"))
             if batch_terminal:
                 self._closed_batches[batch_id] = True
-        targets.append((stream_key("case", case_id), 0, "progress"))
+        targets.append((stream_key("case", event.case_id or ""), 0, "progress"))
 
         ids: dict[str, int] = {}
         frames: list[tuple[str, Frame]] = []
-        body_json = encode_json(body)  # once: the streams' copies differ only by id
+        encoded = encode_event(event)  # once: the streams' copies differ only by id
         with self._db.transaction() as conn:
             if write is not None:
                 write(conn)
             for stream, stream_run, name in targets:
                 event_id = self._log.reserve(stream)
-                data_json = with_id(event_id, body_json)
+                data_json = with_stream_id(event_id, encoded)
                 self._log.append(conn, stream, event_id, stream_run, name, data_json)
                 payload = encode_frame(event_id, name, data_json)
                 ids[stream] = event_id
@@ -143,7 +131,7 @@ class Emitter:
 
         for stream, frame in frames:
             self._broadcaster.publish(stream, frame)
-        emitted = EmittedEvent(body, ids, terminal)
+        emitted = EmittedEvent(event, ids, terminal)
         for listener in self.listeners:
             try:
                 listener(emitted)

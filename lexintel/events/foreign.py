@@ -17,7 +17,9 @@ from typing import Any
 from lexintel.clock import utc_now_iso
 from lexintel.events.emitter import IngestedEvent
 from lexintel.events.log import StoredEvent
+from lexintel.events.model import EventError, ProgressEvent, event_fields
 from lexintel.events.schema import StreamKind
+from lexintel.pipeline.stages import stage_for_step
 
 __all__ = [
     "MIRROR_KEYS",
@@ -31,19 +33,6 @@ __all__ = [
 
 MIRROR_KEYS = ("instance_id", "ids", "terminal")
 """Keys the mirror adds to a published ProgressEvent; stripped again before storing it."""
-
-# The original workers' step names (and a few obvious spellings) -> our stages.
-_STEP_PREFIXES = (
-    ("queue", "queued"), ("pending", "queued"), ("wait", "queued"),
-    ("upload", "uploading"), ("receiv", "uploading"),
-    ("unpack", "unpacking"), ("unzip", "unpacking"),
-    ("extract", "extracting"), ("ocr", "extracting"), ("pars", "extracting"), ("read", "extracting"),
-    ("chunk", "chunking"), ("split", "chunking"),
-    ("index", "indexing"), ("embed", "indexing"), ("vector", "indexing"), ("stor", "indexing"),
-    ("complet", "completed"), ("done", "completed"), ("finish", "completed"), ("success", "completed"),
-    ("fail", "failed"), ("error", "failed"),
-)
-
 
 class ForeignEventError(ValueError):
     """A message on a progress channel that is neither shape; counted and dropped, never fatal."""
@@ -59,16 +48,13 @@ def channel_stream(channel: str) -> tuple[StreamKind, str] | None:
 
 
 def stage_for(step: str, status: str) -> str:
-    """Map an original-design step (``extraction``, ``EXTRACTED``, ``embedding``…) to one of our stages."""
+    """Map an original-design step (``extraction``, ``EXTRACTED``, ``embedding``…) to one of our stages: each
+    stage of the registry lists the step-name prefixes that mean it."""
     if status == "completed":
         return "completed"
     if status == "failed":
         return "failed"
-    lowered = step.strip().lower()
-    for prefix, stage in _STEP_PREFIXES:
-        if lowered.startswith(prefix):
-            return stage
-    return "extracting"  # unknown step of a processing document: the long middle of the pipeline
+    return stage_for_step(step)
 
 
 def _event_name(kind: StreamKind, body: dict[str, Any], terminal: bool) -> str:
@@ -140,35 +126,29 @@ def from_outside_worker(document_id: str, message: dict[str, Any], latest: Store
         status = "completed"
     step = message.get("step")
     step = step if isinstance(step, str) and step else status
-    stage = stage_for(step, status)
     error = None
     if status == "failed":
         raw = message.get("error")
-        detail = raw if isinstance(raw, str) else str(message.get("message") or "failed")
-        error = {"code": "worker_failed", "detail": detail}
+        error = EventError("worker_failed", raw if isinstance(raw, str) else str(message.get("message") or "failed"))
     terminal = status != "processing"
     run = 0
     if latest is not None:
         run = latest.run + (1 if latest.terminal else 0)
     timestamp = message.get("timestamp")
-    body: dict[str, Any] = {
-        "document_id": document_id,
-        "batch_id": None,
-        "case_id": None,
-        "status": status,
-        "stage": stage,
-        "step": step,  # the worker's own step name, for clients of the original design
-        "progress": round(progress, 2),
-        "stage_progress": 100.0 if terminal else 0.0,
-        "items_total": 0,
-        "items_done": 0,
-        "message": str(message.get("message") or ""),
-        "elapsed_seconds": 0.0,
-        "eta_seconds": 0.0 if status == "completed" else None,
-        "timestamp": timestamp if isinstance(timestamp, str) and timestamp else utc_now_iso(),
-        "error": error,
-        "filename": None,
-        "run": run,
-    }
+    event = ProgressEvent(
+        document_id=document_id,
+        case_id=None,
+        status=status,
+        stage=stage_for(step, status),
+        step=step,  # the worker's own step name, for clients of the original design
+        progress=round(progress, 2),
+        stage_progress=100.0 if terminal else 0.0,
+        message=str(message.get("message") or ""),
+        eta_seconds=0.0 if status == "completed" else None,
+        timestamp=timestamp if isinstance(timestamp, str) and timestamp else utc_now_iso(),
+        error=error,
+        run=run,
+    )
+    body = event_fields(event)
     stream = f"document:{document_id}"
     return IngestedEvent(stream, None, run, _event_name("document", body, terminal), stream, body)

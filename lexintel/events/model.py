@@ -8,9 +8,11 @@ Field order is the wire order: encoding an event gives byte-for-byte the JSON cl
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 
-__all__ = ["EventError", "ProgressEvent", "encode_event", "with_stream_id"]
+__all__ = ["EventError", "ProgressEvent", "encode_event", "event_fields", "with_stream_id"]
 
 
 class EventError(msgspec.Struct, frozen=True):
@@ -27,7 +29,8 @@ class ProgressEvent(msgspec.Struct, kw_only=True):
     """Per-stream, monotonically increasing; also the SSE ``id:`` field (0 until the emitter assigns it)."""
     document_id: str | None = None
     batch_id: str | None = None
-    case_id: str
+    case_id: str | None
+    """Null only on an outside worker's event (its original shape has no case)."""
     status: str
     """``processing`` | ``completed`` | ``failed``."""
     stage: str
@@ -64,3 +67,11 @@ def with_stream_id(event_id: int, encoded: str) -> str:
     an event belongs to up to three streams and only the id differs."""
     assert encoded.startswith('{"id":0,'), "encode the event with id=0 first"
     return f'{{"id":{event_id},{encoded[len(_ID_PREFIX):]}'
+
+
+def event_fields(event: ProgressEvent) -> dict[str, Any]:
+    """The event as plain JSON-ready data without its per-stream ``id``, for code that adds its own keys
+    (the Redis mirror's ``ids``/``instance_id``) or stores a body per stream (foreign events)."""
+    fields: dict[str, Any] = msgspec.to_builtins(event)
+    del fields["id"]
+    return fields

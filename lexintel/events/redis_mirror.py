@@ -49,6 +49,7 @@ from lexintel.events.foreign import (
     targets,
 )
 from lexintel.events.log import EventLog
+from lexintel.events.model import event_fields
 from lexintel.events.schema import encode_json
 
 __all__ = ["PATTERNS", "MirrorState", "RedisMirror", "log_key"]
@@ -225,7 +226,7 @@ class RedisMirror:
             self.dropped += 1
 
     def _add_commands(self, pipe: Pipeline, event: EmittedEvent) -> None:
-        body, ids = event.body, event.ids
+        body, ids = event_fields(event.event), event.ids
         extra = {"ids": ids, "terminal": event.terminal, "instance_id": self.instance_id}
         now = time.monotonic()
         for kind in ("document", "batch", "case"):

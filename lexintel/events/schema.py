@@ -1,4 +1,5 @@
-"""The ProgressEvent contract (see DESIGN.md) and the SSE frame that carries it."""
+"""Stream keys, SSE frames and event names (the event itself is :class:`lexintel.events.model.ProgressEvent`;
+the stage names come from the stage registry, :mod:`lexintel.pipeline.stages`)."""
 
 from __future__ import annotations
 
@@ -8,16 +9,13 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 __all__ = [
-    "STAGES",
     "TERMINAL_NAMES",
     "Frame",
     "encode_frame",
     "encode_json",
     "stream_key",
-    "with_id",
 ]
 
-STAGES = ("queued", "uploading", "unpacking", "extracting", "chunking", "indexing", "completed", "failed")
 EventName = Literal["progress", "complete", "error", "reset"]
 TERMINAL_NAMES = frozenset({"complete", "error"})
 StreamKind = Literal["document", "batch", "case"]
@@ -31,12 +29,6 @@ def stream_key(kind: StreamKind, ident: str) -> str:
 def encode_json(data: dict[str, Any]) -> str:
     """Compact JSON; it never contains a raw newline, so it fits one SSE ``data:`` line."""
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
-
-
-def with_id(event_id: int, body_json: str) -> str:
-    """The event JSON for one stream: ``{"id": N, **body}`` without serializing the body again (an event
-    belongs to up to three streams and only the id differs; byte-identical to ``encode_json``)."""
-    return f'{{"id":{event_id},{body_json[1:]}'
 
 
 def encode_frame(event_id: int, name: str, data_json: str) -> bytes:

@@ -96,7 +96,7 @@ class Metrics:
 
     def on_event(self, event: EmittedEvent) -> None:
         """Emitter listener: count the event by stage."""
-        self.events_published.labels(str(event.body.get("stage"))).inc()
+        self.events_published.labels(event.event.stage).inc()
 
     def observe_delivery(self, seconds: float) -> None:
         """SSE hook: a live frame reached a client ``seconds`` after it was published."""

@@ -27,26 +27,26 @@ class PipelineLogger:
         self._last_stage: dict[str, str] = {}
 
     def __call__(self, event: EmittedEvent) -> None:
-        body = event.body
-        document_id = body.get("document_id")
-        stage = str(body.get("stage"))
+        ev = event.event
+        document_id = ev.document_id
+        stage = ev.stage
         if document_id is None:  # a batch-level event
             if event.terminal:
-                log_event(log, "batch.finished", batch_id=body.get("batch_id"), status=body.get("status"))
+                log_event(log, "batch.finished", batch_id=ev.batch_id, status=ev.status)
             return
         key = str(document_id)
         if self._last_stage.get(key) == stage and not event.terminal:
             return
-        fields: dict[str, Any] = {"document_id": key, "stage": stage, "run": body.get("run"),
-                                     "progress": body.get("progress")}
-        if body.get("batch_id"):
-            fields["batch_id"] = body["batch_id"]
+        fields: dict[str, Any] = {"document_id": key, "stage": stage, "run": ev.run,
+                                     "progress": ev.progress}
+        if ev.batch_id:
+            fields["batch_id"] = ev.batch_id
         if stage in ("completed", "failed"):
-            fields["elapsed_s"] = body.get("elapsed_seconds")
-        error = body.get("error")
-        if body.get("status") == "failed" and isinstance(error, dict):
-            log_event(log, "pipeline.failed", logging.WARNING, **fields, code=error.get("code"),
-                      detail=error.get("detail"))
+            fields["elapsed_s"] = ev.elapsed_seconds
+        error = ev.error
+        if ev.status == "failed" and error is not None:
+            log_event(log, "pipeline.failed", logging.WARNING, **fields, code=error.code,
+                      detail=error.detail)
         else:
             log_event(log, "pipeline.step", **fields)
         if event.terminal:

@@ -1,4 +1,5 @@
-"""Rows of cases, documents and batches: small, indexed queries on the writer connection."""
+"""Rows of cases, documents and batches: small, indexed queries on the writer connection (document writes are
+in :mod:`lexintel.store.documents`, batch writes in :mod:`lexintel.store.batches`)."""
 
 from __future__ import annotations
 
@@ -78,10 +79,6 @@ class Records:
             raise NotFound("case_not_found", f"No case with id {case_id!r}.")
         return row
 
-    def cases(self) -> list[sqlite3.Row]:
-        """All cases, newest first."""
-        return self.db.query("SELECT * FROM cases ORDER BY created_at DESC")
-
     def case_counts(self, case_id: str) -> dict[str, int]:
         """Documents of a case by status."""
         rows = self.db.query(
@@ -90,13 +87,6 @@ class Records:
         return {r[0]: r[1] for r in rows}
 
     # documents
-    @staticmethod
-    def insert_document(conn: sqlite3.Connection, values: dict[str, Any]) -> None:
-        """Insert a document row inside the caller's transaction."""
-        columns = ", ".join(values)
-        marks = ", ".join("?" for _ in values)
-        conn.execute(f"INSERT INTO documents ({columns}) VALUES ({marks})", tuple(values.values()))
-
     def document(self, document_id: str) -> sqlite3.Row:
         """A document row, or 404."""
         row = self.db.query_one(f"SELECT {DOCUMENT_COLUMNS} FROM documents WHERE id = ?", (document_id,))

@@ -5,7 +5,7 @@ A session lives in ``<data>/uploads/<session id>/`` (one file per chunk, ``<inde
 temporary file, checked (exact size for its index, optional SHA-256 from the ``X-Chunk-SHA256`` header) and
 renamed into place, so a dropped or repeated request never leaves a half chunk. The files on disk are the
 truth about which chunks the server has. Finishing assembles the chunks in order into an incoming file
-(streamed, hashed, checked against the optional whole-file SHA-256) and hands it to the batch like any upload.
+(streamed, hashed, checked against the optional whole-file SHA-256) and hands it to the intake, into its batch.
 
 Each session is a batch from the start (stage ``uploading``), so a client can watch its upload on
 ``/batches/{id}/stream`` with MB and %. A session untouched for ``upload_ttl`` seconds expires: a periodic
@@ -30,12 +30,15 @@ import anyio
 import anyio.to_thread
 from anyio.abc import TaskStatus
 
-from lexintel.batches import BatchTracker
+from lexintel.batches.progress import mb
+from lexintel.batches.tracker import BatchTracker
 from lexintel.clock import new_id, utc_now_iso
 from lexintel.errors import AppError, BadRequest, Conflict, Gone, NotFound, PayloadTooLarge
 from lexintel.settings import Settings
+from lexintel.store import uploads as sessions
 from lexintel.store.db import Database
 from lexintel.store.files import FileStore
+from lexintel.upload.intake import Intake
 from lexintel.upload.multipart import sanitize_filename
 
 __all__ = ["Gone", "UploadSessions"]
@@ -59,13 +62,16 @@ def _check_sha(value: str | None, what: str) -> str | None:
 class UploadSessions:
     """Create, fill, inspect, finish, cancel and expire chunked upload sessions."""
 
-    def __init__(self, settings: Settings, db: Database, files: FileStore, batches: BatchTracker) -> None:
+    def __init__(self, settings: Settings, db: Database, files: FileStore, batches: BatchTracker,
+                 intake: Intake) -> None:
         self.settings = settings
         self.db = db
         self.files = files
         self.batches = batches
+        self.intake = intake
         self.root = settings.data_dir / "uploads"
         self.root.mkdir(parents=True, exist_ok=True)
+        self._rates: dict[str, tuple[float, int]] = {}  # upload id -> (monotonic, bytes) at its first chunk
 
     # layout
     def _dir(self, upload_id: str) -> Path:
@@ -90,7 +96,7 @@ class UploadSessions:
         return sorted(int(n[:-6]) for n in names if n.endswith(".chunk") and n[:-6].isdigit())
 
     def _session(self, upload_id: str) -> Any:
-        row = self.db.query_one("SELECT * FROM upload_sessions WHERE id = ?", (upload_id,))
+        row = sessions.get(self.db, upload_id)
         if row is None:
             raise NotFound("upload_not_found", f"No upload session with id {upload_id!r}.")
         return row
@@ -108,14 +114,12 @@ class UploadSessions:
         return row
 
     def _touch(self, upload_id: str) -> None:
-        with self.db.transaction() as conn:
-            conn.execute("UPDATE upload_sessions SET expires_at = ? WHERE id = ?",
-                         (time.time() + self.settings.upload_ttl, upload_id))
+        sessions.touch(self.db, upload_id, time.time() + self.settings.upload_ttl)
 
     def _set_status(self, upload_id: str, status: str, result: dict[str, Any] | None = None) -> None:
-        with self.db.transaction() as conn:
-            conn.execute("UPDATE upload_sessions SET status = ?, result = ? WHERE id = ?",
-                         (status, None if result is None else json.dumps(result), upload_id))
+        sessions.set_status(self.db, upload_id, status, result)
+        if status != "open":
+            self._rates.pop(upload_id, None)
 
     # API
     def create(self, case_id: str, filename: str, total_size: int, chunk_size: int | None,
@@ -137,17 +141,13 @@ class UploadSessions:
         count = -(-total_size // chunk_size)
         batch_id = self.batches.create(
             case_id, "chunked", name, items_total=count, bytes_total=total_size, stage_progress=0.0,
-            message=f"Waiting for {count} chunks of {name} ({total_size / 1_048_576:.1f} MB)",
+            message=f"Waiting for {count} chunks of {name} ({mb(total_size)} MB)",
         )
         upload_id = new_id()
         self._dir(upload_id).mkdir(parents=True)
-        with self.db.transaction() as conn:
-            conn.execute(
-                "INSERT INTO upload_sessions (id, case_id, batch_id, filename, total_size, chunk_size, sha256,"
-                " status, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'open', ?, ?)",
-                (upload_id, case_id, batch_id, name, total_size, chunk_size, digest, utc_now_iso(),
-                 time.time() + s.upload_ttl),
-            )
+        sessions.insert(self.db, upload_id, case_id=case_id, batch_id=batch_id, filename=name, total_size=total_size,
+                        chunk_size=chunk_size, sha256=digest, created_at=utc_now_iso(),
+                        expires_at=time.time() + s.upload_ttl)
         return self.describe(upload_id)
 
     def describe(self, upload_id: str) -> dict[str, Any]:
@@ -211,11 +211,23 @@ class UploadSessions:
         self._touch(upload_id)
         present = self._present(upload_id)
         received = sum(self._expected(row, i) for i in present)
-        self.batches.uploading(row["batch_id"], bytes_done=received, bytes_total=row["total_size"],
-                               chunks_done=len(present), chunks_total=count)
+        self._uploading(upload_id, row, received, len(present), count)
         return {"upload_id": upload_id, "index": index, "size": size, "sha256": digest.hexdigest(),
                 "received_count": len(present), "chunk_count": count, "received_bytes": received,
                 "complete": len(present) == count}
+
+    def _uploading(self, upload_id: str, row: Any, bytes_done: int, chunks_done: int, chunks_total: int) -> None:
+        """One chunk arrived: an ``uploading`` batch event with MB and %, ETA from the observed bytes/s."""
+        now = time.monotonic()
+        t0, b0 = self._rates.setdefault(upload_id, (now, bytes_done))
+        bytes_total = int(row["total_size"])
+        eta = None
+        if now > t0 and bytes_done > b0:
+            eta = (bytes_total - bytes_done) / ((bytes_done - b0) / (now - t0))
+        share = bytes_done / max(bytes_total, 1)
+        self.batches.report(row["batch_id"], "uploading", share, items_total=chunks_total, items_done=chunks_done,
+                            eta=eta, message=f"Uploading {row['filename']}: chunk {chunks_done}/{chunks_total}, "
+                                         f"{mb(bytes_done)} of {mb(bytes_total)} MB ({100 * share:.0f}%)")
 
     async def complete(self, upload_id: str) -> dict[str, Any]:
         """Assemble the chunks into one file and hand it to the batch; a repeated call returns the same body."""
@@ -248,7 +260,7 @@ class UploadSessions:
                 self._set_status(upload_id, "open")
             raise
         try:
-            body = await self.batches.accept_single(row["case_id"], row["batch_id"], row["filename"], incoming)
+            body = await self.intake.accept_assembled(row["case_id"], row["batch_id"], row["filename"], incoming)
         except AppError:
             self._set_status(upload_id, "refused")
             await self._remove_dir(upload_id)
@@ -271,8 +283,7 @@ class UploadSessions:
     # expiry
     async def sweep(self) -> int:
         """Expire sessions idle past the TTL and delete stray directories; returns how many expired."""
-        rows = self.db.query("SELECT id, batch_id, filename FROM upload_sessions WHERE status = 'open'"
-                             " AND expires_at < ?", (time.time(),))
+        rows = sessions.stale(self.db, time.time())
         for row in rows:
             self._set_status(row["id"], "expired")
             await self._remove_dir(row["id"])
@@ -282,7 +293,7 @@ class UploadSessions:
             log.info("upload session %s expired", row["id"])
         entries = await anyio.to_thread.run_sync(os.listdir, self.root)
         # Read the live sessions after listing: a session created meanwhile is not in the listing either.
-        live = {r[0] for r in self.db.query("SELECT id FROM upload_sessions WHERE status IN ('open', 'assembling')")}
+        live = sessions.live_ids(self.db)
         for entry in entries:
             if entry not in live:
                 await self._remove_dir(entry)
@@ -290,8 +301,7 @@ class UploadSessions:
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Put back sessions a restart caught assembling, then sweep every ``upload_sweep_interval``."""
-        with self.db.transaction() as conn:
-            conn.execute("UPDATE upload_sessions SET status = 'open' WHERE status = 'assembling'")
+        sessions.reopen_assembling(self.db)
         task_status.started()
         while True:
             try:

@@ -1,41 +1,26 @@
-"""From received files to pending documents: sniff, record, move into place, announce, enqueue.
+"""From received files to documents: judge each file, then hand it on alone, as a batch, or as a ZIP to unpack.
 
 A file that can be judged bad at once (empty, not a PDF or text) is refused with a 4xx when it is the only
 file; in a multi-file upload it becomes a ``failed`` document with its reason, so the rest still go through.
+A chunked upload's assembled file comes here too (:meth:`Intake.accept_assembled`), into its existing batch.
 """
 
 from __future__ import annotations
 
-import sqlite3
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lexintel import formats
-from lexintel.clock import new_id, utc_now_iso
-from lexintel.errors import BadRequest, UnsupportedType
-from lexintel.events.emitter import Emitter
-from lexintel.pipeline.runner import Pipeline
-from lexintel.store.files import FileStore, IncomingFile
-from lexintel.store.records import Records
+from lexintel.batches.progress import mb
+from lexintel.batches.tracker import BatchTracker
+from lexintel.documents import Documents, NewDocument
+from lexintel.errors import AppError, BadRequest, UnsupportedType
+from lexintel.store import batches as batch_rows
+from lexintel.store.db import Database
+from lexintel.store.files import IncomingFile
 from lexintel.upload.multipart import Received
+from lexintel.upload.unpack import ZipIntake
 
-if TYPE_CHECKING:
-    from lexintel.batches import BatchTracker
-
-__all__ = ["Intake", "NewDocument"]
-
-
-@dataclass
-class NewDocument:
-    """A file about to become a document, with its verdict."""
-
-    filename: str
-    incoming: IncomingFile | None
-    size: int
-    sha256: str
-    kind: str
-    problem: tuple[str, str] | None = None
-    id: str = ""
+__all__ = ["Intake", "NewDocument", "judge"]
 
 
 def judge(filename: str, incoming: IncomingFile) -> NewDocument:
@@ -46,105 +31,79 @@ def judge(filename: str, incoming: IncomingFile) -> NewDocument:
     return doc
 
 
-class Intake:
-    """Creates documents from uploads and hands them to the pipeline."""
+def _refusal(problem: tuple[str, str]) -> AppError:
+    code, detail = problem
+    return (UnsupportedType if code == "unsupported_type" else BadRequest)(code, detail)
 
-    def __init__(self, records: Records, files: FileStore, emitter: Emitter, pipeline: Pipeline) -> None:
-        self.records = records
-        self.files = files
-        self.emitter = emitter
-        self.pipeline = pipeline
-        self.batches: BatchTracker | None = None  # set by Services: several files or a ZIP make a batch
+
+class Intake:
+    """Routes uploads: one document, a batch of files, or a ZIP to unpack."""
+
+    def __init__(self, db: Database, documents: Documents, batches: BatchTracker, zips: ZipIntake) -> None:
+        self.db = db
+        self.documents = documents
+        self.batches = batches
+        self.zips = zips
 
     async def accept(self, case_id: str, received: Received) -> dict[str, Any]:
         """Turn a parsed upload into documents; returns the 202 body."""
         if not received.files:
             raise BadRequest("no_files", "The upload has no file parts; send one or more files in 'files'.")
         docs = [judge(item.filename, item.incoming) for item in received.files]
-        if self.batches is not None:
-            if len(docs) == 1 and docs[0].kind == "zip" and docs[0].size > 0:
-                first = received.files[0]
-                return await self.batches.accept_zip(case_id, first.filename, first.incoming)
-            if len(docs) > 1:
-                return await self.batches.accept_files(case_id, docs)
-        if len(docs) == 1 and docs[0].problem is not None:
+        if len(docs) == 1 and docs[0].kind == "zip" and docs[0].size > 0:
+            first = received.files[0]
+            return await self.zips.accept(case_id, first.filename, first.incoming)
+        if len(docs) > 1:
+            return await self._accept_files(case_id, docs)
+        if docs[0].problem is not None:
             await received.discard()
-            code, detail = docs[0].problem
-            raise (UnsupportedType if code == "unsupported_type" else BadRequest)(code, detail)
-        return await self.create(case_id, docs)
+            raise _refusal(docs[0].problem)
+        await self.documents.create(case_id, docs)
+        return _accepted(case_id, None, docs)
 
-    async def create(self, case_id: str, docs: list[NewDocument], batch_id: str | None = None) -> dict[str, Any]:
-        """Record ``docs`` (refused ones as failed), move their files into place, announce and queue them."""
-        now = utc_now_iso()
-        for doc in docs:
-            doc.id = new_id()
-        with self.records.db.transaction() as conn:
-            for doc in docs:
-                self._insert(conn, case_id, batch_id, doc, now)
-        for doc in docs:
-            if doc.incoming is None:
-                continue
-            if doc.problem is None:
-                self.files.commit(doc.incoming, doc.id)
-            else:
-                await doc.incoming.discard()
-        for doc in docs:
-            self._announce(case_id, batch_id, doc)
-        for doc in docs:
-            if doc.problem is None:
-                self.pipeline.enqueue(doc.id)
-        return {
-            "case_id": case_id,
-            "batch_id": batch_id,
-            "document_ids": [d.id for d in docs],
-            "documents": [
-                {
-                    "id": d.id,
-                    "filename": d.filename,
-                    "kind": d.kind,
-                    "size_bytes": d.size,
-                    "sha256": d.sha256,
-                    "status": "failed" if d.problem else "pending",
-                    "error_code": d.problem[0] if d.problem else None,
-                    "error_message": d.problem[1] if d.problem else None,
-                }
-                for d in docs
-            ],
-        }
+    async def _accept_files(self, case_id: str, docs: list[NewDocument]) -> dict[str, Any]:
+        """A multi-file upload: one batch, its documents (refused files as failed ones)."""
+        size = sum(d.size for d in docs)
+        batch_id = self.batches.create(case_id, "files", "", items_total=len(docs), bytes_total=size,
+                                       message=f"Received {len(docs)} files ({mb(size)} MB)")
+        return await self._into_batch(case_id, batch_id, docs)
 
-    def _insert(self, conn: sqlite3.Connection, case_id: str, batch_id: str | None, doc: NewDocument,
-                now: str) -> None:
-        failed = doc.problem is not None
-        self.records.insert_document(
-            conn,
+    async def accept_assembled(self, case_id: str, batch_id: str, filename: str,
+                               incoming: IncomingFile) -> dict[str, Any]:
+        """A chunked upload's assembled file: a ZIP is unpacked, a PDF/text becomes the batch's document."""
+        doc = judge(filename, incoming)
+        if doc.kind == "zip" and incoming.size > 0:
+            return await self.zips.accept(case_id, filename, incoming, batch_id)
+        if doc.problem is not None:
+            await incoming.discard()
+            self.batches.fail(batch_id, *doc.problem)
+            raise _refusal(doc.problem)
+        batch_rows.set_items_total(self.db, batch_id, 1)
+        return await self._into_batch(case_id, batch_id, [doc])
+
+    async def _into_batch(self, case_id: str, batch_id: str, docs: list[NewDocument]) -> dict[str, Any]:
+        await self.documents.create(case_id, docs, batch_id)
+        self.batches.documents_added(batch_id)
+        return {**_accepted(case_id, batch_id, docs), "status": "processing", "stage": self.batches.stage(batch_id)}
+
+
+def _accepted(case_id: str, batch_id: str | None, docs: list[NewDocument]) -> dict[str, Any]:
+    """The 202 body: the new documents, each pending or failed with its reason."""
+    return {
+        "case_id": case_id,
+        "batch_id": batch_id,
+        "document_ids": [d.id for d in docs],
+        "documents": [
             {
-                "id": doc.id,
-                "case_id": case_id,
-                "batch_id": batch_id,
-                "filename": doc.filename,
-                "kind": doc.kind,
-                "size_bytes": doc.size,
-                "sha256": doc.sha256,
-                "storage_path": "" if failed else str(self.files.final_path(doc.id)),
-                "status": "failed" if failed else "pending",
-                "stage": "failed" if failed else "queued",
-                "progress": 0,
-                "run": 1,
-                "message": doc.problem[1] if doc.problem else f"{doc.filename} is waiting to be processed",
-                "error_code": doc.problem[0] if doc.problem else None,
-                "error_message": doc.problem[1] if doc.problem else None,
-                "created_at": now,
-                "finished_at": now if failed else None,
-            },
-        )
-
-    def _announce(self, case_id: str, batch_id: str | None, doc: NewDocument) -> None:
-        if doc.problem is None:
-            self.emitter.emit(case_id=case_id, document_id=doc.id, batch_id=batch_id, status="processing",
-                              stage="queued", progress=0, run=1, filename=doc.filename,
-                              message=f"{doc.filename} is waiting to be processed")
-            return
-        code, detail = doc.problem
-        self.emitter.emit(case_id=case_id, document_id=doc.id, batch_id=batch_id, status="failed",
-                          stage="failed", progress=0, run=1, filename=doc.filename, terminal=True,
-                          message=f"{doc.filename} failed: {detail}", error={"code": code, "detail": detail})
+                "id": d.id,
+                "filename": d.filename,
+                "kind": d.kind,
+                "size_bytes": d.size,
+                "sha256": d.sha256,
+                "status": "failed" if d.problem else "pending",
+                "error_code": d.problem[0] if d.problem else None,
+                "error_message": d.problem[1] if d.problem else None,
+            }
+            for d in docs
+        ],
+    }

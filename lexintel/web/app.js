@@ -9,10 +9,9 @@
   const POLL_MS = 2000;
   const POLL_BATCH = 25;
   const LOG_LIMIT = 400;
-  const STAGE_WORDS = {
-    queued: "Waiting", uploading: "Uploading", unpacking: "Unpacking", extracting: "Reading text",
-    chunking: "Splitting into passages", indexing: "Indexing", completed: "Done", failed: "Failed",
-  };
+  // The stage registry (GET /stages, fetched at start): a stage's words, and what its items count.
+  const STAGE_WORDS = Object.create(null);
+  const STAGE_UNITS = Object.create(null);
 
   const state = {
     caseId: null,
@@ -341,8 +340,8 @@
       message: src.message || "",
       eta: source === "event" ? src.eta_seconds : null,
       error: source === "event" ? (src.error ? src.error.detail : null) : src.error_message,
-      // An event's items are pages only while extracting (passages while indexing).
-      pagesTotal: source !== "event" ? src.pages_total : src.stage === "extracting" ? src.items_total : null,
+      // An event's items are pages only in a stage whose unit is pages (passages while indexing).
+      pagesTotal: source !== "event" ? src.pages_total : STAGE_UNITS[src.stage] === "pages" ? src.items_total : null,
     };
     let doc = state.docs.get(id);
     if (doc) {
@@ -614,8 +613,19 @@
     window.addEventListener("hashchange", () => { route(); });
   }
 
+  async function loadStages() {
+    try {
+      const body = await api("/stages");
+      for (const stage of body.stages) {
+        STAGE_WORDS[stage.name] = stage.words;
+        STAGE_UNITS[stage.name] = stage.unit;
+      }
+    } catch { /* without the registry a stage shows its name */ }
+  }
+
   async function start() {
     wire();
+    await loadStages();
     if (!(await checkLogin())) return;
     await loadCases(readHash().get("case"));
     await route();

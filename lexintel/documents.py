@@ -1,0 +1,220 @@
+"""The document lifecycle, in one place: create, claim, advance, complete, fail, requeue, retry, delete.
+
+Every change of a document's state is made here, and each one that a client can see updates the row and
+appends its ProgressEvent in the same transaction (through the Emitter), so the status endpoints, the event
+log and the live streams never disagree. "Back to queued" (after a crash, at shutdown, on retry) is written
+once (:meth:`Documents._queue_again`).
+
+    pending --claim--> processing --advance...--> indexed | failed
+       ^                    |                                 |
+       +--- requeue --------+                  retry ---------+
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from lexintel.clock import new_id, utc_now_iso
+from lexintel.errors import Conflict
+from lexintel.events.broadcaster import Broadcaster
+from lexintel.events.emitter import Emitter
+from lexintel.events.log import EventLog
+from lexintel.events.model import EventError, ProgressEvent
+from lexintel.events.schema import stream_key
+from lexintel.pipeline.context import DocumentRun, Write
+from lexintel.pipeline.queue import WorkQueue
+from lexintel.pipeline.stages import document_eta
+from lexintel.store import documents as rows
+from lexintel.store.db import Database
+from lexintel.store.files import FileStore, IncomingFile
+from lexintel.store.records import Records
+
+__all__ = ["Documents", "NewDocument"]
+
+
+@dataclass
+class NewDocument:
+    """A file about to become a document, with its verdict (``problem``: refused, as (code, detail))."""
+
+    filename: str
+    incoming: IncomingFile | None
+    size: int
+    sha256: str
+    kind: str
+    problem: tuple[str, str] | None = None
+    id: str = ""
+
+
+class Documents:
+    """The owner of every document's state (the pipeline reaches it as a ``Lifecycle``)."""
+
+    def __init__(self, db: Database, records: Records, files: FileStore, emitter: Emitter, events: EventLog,
+                 broadcaster: Broadcaster, queue: WorkQueue) -> None:
+        self._db = db
+        self._records = records
+        self._files = files
+        self._emitter = emitter
+        self._events = events
+        self._broadcaster = broadcaster
+        self._queue = queue
+
+    # create
+    async def create(self, case_id: str, docs: list[NewDocument], batch_id: str | None = None) -> None:
+        """Record ``docs`` (refused ones as failed), with their files in place, announce and queue them."""
+        for doc in docs:
+            doc.id = new_id()
+        for doc in docs:  # files first: a pending row always has its file
+            if doc.incoming is None:
+                continue
+            if doc.problem is None:
+                self._files.commit(doc.incoming, doc.id)
+            else:
+                await doc.incoming.discard()
+        now = utc_now_iso()
+        for i, doc in enumerate(docs):
+            try:
+                self._insert(case_id, batch_id, doc, now)
+            except BaseException:  # e.g. the disk is full: no file without its row
+                for orphan in docs[i:]:
+                    if orphan.incoming is not None and orphan.problem is None:
+                        self._files.remove(self._files.final_path(orphan.id))
+                raise
+        for doc in docs:
+            if doc.problem is None:
+                self._queue.enqueue(doc.id)
+
+    def _insert(self, case_id: str, batch_id: str | None, doc: NewDocument, now: str) -> None:
+        failed = doc.problem is not None
+        code, detail = doc.problem or (None, None)
+        waiting = f"{doc.filename} is waiting to be processed"
+        values = {
+            "id": doc.id, "case_id": case_id, "batch_id": batch_id, "filename": doc.filename, "kind": doc.kind,
+            "size_bytes": doc.size, "sha256": doc.sha256,
+            "storage_path": "" if failed else str(self._files.final_path(doc.id)),
+            "status": "failed" if failed else "pending", "stage": "failed" if failed else "queued",
+            "progress": 0, "run": 1, "message": detail or waiting, "error_code": code, "error_message": detail,
+            "created_at": now, "finished_at": now if failed else None,
+        }
+
+        def insert(conn: sqlite3.Connection) -> None:
+            rows.insert(conn, values)
+
+        if code is None or detail is None:
+            event = ProgressEvent(case_id=case_id, document_id=doc.id, batch_id=batch_id, status="processing",
+                                  stage="queued", progress=0, run=1, filename=doc.filename, message=waiting)
+        else:
+            event = ProgressEvent(case_id=case_id, document_id=doc.id, batch_id=batch_id, status="failed",
+                                  stage="failed", progress=0, run=1, filename=doc.filename,
+                                  message=f"{doc.filename} failed: {detail}", error=EventError(code, detail))
+        self._emitter.emit(event, terminal=failed, write=insert)
+
+    # one attempt (the pipeline's side)
+    def claim(self, document_id: str) -> DocumentRun | None:
+        """``pending`` -> ``processing``; None if the document is gone or already claimed."""
+        if rows.status(self._db, document_id) != "pending":
+            return None  # deleted, or already claimed by a duplicate enqueue
+        with self._db.transaction() as conn:
+            rows.claim(conn, document_id, utc_now_iso())
+        return DocumentRun.from_row(self._records.document(document_id))
+
+    def advance(self, doc: DocumentRun, stage: str, message: str, *, stage_progress: float = 0.0,
+                items_total: int = 0, items_done: int = 0, write: Write | None = None,
+                counts: Mapping[str, int] | None = None, announce: bool = True) -> None:
+        """Record where ``doc`` is (``write`` runs in the same transaction); with ``announce``, as an event."""
+        values = {"stage": stage, "progress": doc.progress, "message": message, **(counts or {})}
+        if not announce:
+            with self._db.transaction() as conn:
+                if write is not None:
+                    write(conn)
+                rows.update(conn, doc.id, values)
+            return
+        eta = document_eta(doc.pages_done, doc.pages_total, time.monotonic() - doc.paced_since)
+        self._emit(doc, "processing", stage, message, values, write=write, stage_progress=stage_progress,
+                   items_total=items_total, items_done=items_done, eta=eta)
+
+    def complete(self, doc: DocumentRun, message: str) -> None:
+        """``doc`` went through every stage: ``indexed``, with its passage count."""
+        n = len(doc.chunks)
+        values = {"stage": "completed", "progress": doc.progress, "message": message, "status": "indexed",
+                  "finished_at": utc_now_iso(), "chunks": n}
+        self._emit(doc, "completed", "completed", message, values, stage_progress=100, items_total=n,
+                   items_done=n, eta=0.0)
+
+    def fail(self, doc: DocumentRun, code: str, detail: str) -> None:
+        """``doc`` cannot be processed: ``failed``, with the reason a person reads."""
+        message = f"{doc.filename} failed: {detail}"
+        values = {"stage": "failed", "progress": doc.progress, "message": message, "status": "failed",
+                  "error_code": code, "error_message": detail, "finished_at": utc_now_iso()}
+        self._emit(doc, "failed", "failed", message, values, error=EventError(code, detail))
+
+    def _emit(self, doc: DocumentRun, status: str, stage: str, message: str, values: Mapping[str, Any], *,
+              write: Write | None = None, stage_progress: float = 0.0, items_total: int = 0, items_done: int = 0,
+              eta: float | None = None, error: EventError | None = None) -> None:
+        def change(conn: sqlite3.Connection) -> None:
+            if write is not None:
+                write(conn)
+            rows.update(conn, doc.id, values)
+
+        event = ProgressEvent(
+            case_id=doc.case_id, document_id=doc.id, batch_id=doc.batch_id, run=doc.run, status=status,
+            stage=stage, progress=doc.progress, stage_progress=stage_progress, items_total=items_total,
+            items_done=items_done, message=message, elapsed_seconds=doc.elapsed, eta_seconds=eta, error=error,
+            filename=doc.filename,
+        )
+        self._emitter.emit(event, terminal=status != "processing", write=change)
+        doc.last_emit = time.monotonic()
+
+    # back to queued
+    def requeue_interrupted(self, doc: DocumentRun) -> None:
+        """Shutdown stopped ``doc``: back to ``pending`` in the same run; its stream says it will resume."""
+        self._queue_again(doc.id, doc.case_id, doc.batch_id, doc.filename, doc.run,
+                          f"{doc.filename} was interrupted by a server shutdown; it will resume when the server "
+                          "restarts")
+
+    def requeue_stuck(self, document_id: str) -> None:
+        """A crash left the document ``processing``: back to ``pending`` as a new run, so it starts again
+        from 0% and progress never drops within one run."""
+        row = self._records.document(document_id)
+        self._queue_again(document_id, row["case_id"], row["batch_id"], row["filename"], row["run"] + 1,
+                          f"Requeued {row['filename']} after a restart")
+
+    def retry(self, document_id: str) -> sqlite3.Row:
+        """Run a failed document again as a new run (its stream starts a new history); returns its row."""
+        row = self._records.document(document_id)
+        if row["status"] != "failed":
+            raise Conflict("not_failed", f"Only failed documents can be retried; this one is {row['status']}.")
+        if not row["storage_path"]:
+            raise Conflict("no_file", "This file was refused at upload and was not kept; upload it again.")
+        self._queue_again(document_id, row["case_id"], row["batch_id"], row["filename"], row["run"] + 1,
+                          f"{row['filename']} is waiting to be processed again")
+        self._queue.enqueue(document_id)
+        return self._records.document(document_id)
+
+    def _queue_again(self, document_id: str, case_id: str, batch_id: str | None, filename: str, run: int,
+                     message: str) -> None:
+        values = {"status": "pending", "stage": "queued", "progress": 0, "run": run, "message": message,
+                  "error_code": None, "error_message": None, "finished_at": None}
+
+        def reset(conn: sqlite3.Connection) -> None:
+            rows.update(conn, document_id, values)
+
+        event = ProgressEvent(case_id=case_id, document_id=document_id, batch_id=batch_id, run=run,
+                              status="processing", stage="queued", progress=0, message=message, filename=filename)
+        self._emitter.emit(event, write=reset)
+
+    # delete
+    def delete(self, document_id: str) -> None:
+        """Delete a document, its text, passages, file and stream; stops its processing if running."""
+        row = self._records.document(document_id)
+        self._queue.cancel(document_id)
+        stream = stream_key("document", document_id)
+        with self._db.transaction() as conn:
+            rows.delete(conn, document_id)
+            self._events.delete_stream(conn, stream)
+        self._broadcaster.close_stream(stream, "deleted")
+        if row["storage_path"]:
+            self._files.remove(row["storage_path"])

@@ -1,0 +1,82 @@
+"""Writes to the ``documents`` table and the document's ``pages`` and ``chunks``.
+
+Functions that take a connection run inside the caller's transaction (so a row change commits with the event
+that reports it); lookups that raise a 404 are in :mod:`lexintel.store.records`. Column names come from code,
+never from input.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from lexintel.store.db import Database
+
+__all__ = [
+    "claim",
+    "delete",
+    "insert",
+    "insert_chunks",
+    "pages",
+    "status",
+    "store_pages",
+    "update",
+]
+
+
+def insert(conn: sqlite3.Connection, values: Mapping[str, Any]) -> None:
+    """A new document row."""
+    columns = ", ".join(values)
+    marks = ", ".join("?" for _ in values)
+    conn.execute(f"INSERT INTO documents ({columns}) VALUES ({marks})", tuple(values.values()))
+
+
+def update(conn: sqlite3.Connection, document_id: str, values: Mapping[str, Any]) -> None:
+    """Set some columns of a document row."""
+    columns = ", ".join(f"{name} = ?" for name in values)
+    conn.execute(f"UPDATE documents SET {columns} WHERE id = ?", (*values.values(), document_id))
+
+
+def status(db: Database, document_id: str) -> str | None:
+    """A document's status, or None if there is no such document."""
+    row = db.query_one("SELECT status FROM documents WHERE id = ?", (document_id,))
+    return None if row is None else str(row["status"])
+
+
+def claim(conn: sqlite3.Connection, document_id: str, started_at: str) -> None:
+    """Start an attempt: forget the previous one's text and passages, clear its counts and error."""
+    conn.execute("DELETE FROM chunks WHERE document_id = ?", (document_id,))
+    conn.execute("DELETE FROM pages WHERE document_id = ?", (document_id,))
+    conn.execute(
+        "UPDATE documents SET status = 'processing', started_at = ?, finished_at = NULL,"
+        " pages_done = 0, chunks = 0, error_code = NULL, error_message = NULL WHERE id = ?",
+        (started_at, document_id),
+    )
+
+
+def store_pages(conn: sqlite3.Connection, document_id: str, pages: Iterable[tuple[int, str]]) -> None:
+    """Extracted pages (a re-extracted page replaces its text)."""
+    conn.executemany("INSERT OR REPLACE INTO pages (document_id, page, text) VALUES (?, ?, ?)",
+                     [(document_id, number, text) for number, text in pages])
+
+
+def insert_chunks(conn: sqlite3.Connection, document_id: str, case_id: str, first_seq: int,
+                  chunks: Iterable[tuple[int, str]]) -> None:
+    """Passages numbered from ``first_seq`` (the FTS index follows by trigger)."""
+    conn.executemany(
+        "INSERT INTO chunks (document_id, case_id, seq, page, text) VALUES (?, ?, ?, ?, ?)",
+        [(document_id, case_id, first_seq + i, page, text) for i, (page, text) in enumerate(chunks)],
+    )
+
+
+def pages(conn: sqlite3.Connection, document_id: str) -> list[dict[str, Any]]:
+    """A document's text page by page (on a reader connection: it can be large)."""
+    rows = conn.execute("SELECT page, text FROM pages WHERE document_id = ? ORDER BY page", (document_id,))
+    return [{"page": r[0], "text": r[1]} for r in rows]
+
+
+def delete(conn: sqlite3.Connection, document_id: str) -> None:
+    """A document row with its passages (its pages go by cascade)."""
+    conn.execute("DELETE FROM chunks WHERE document_id = ?", (document_id,))
+    conn.execute("DELETE FROM documents WHERE id = ?", (document_id,))
