@@ -100,7 +100,8 @@ def test_watch_document_and_batch(server: ServerProcess) -> None:
     assert "1 of 1 indexed" in single.stdout
 
     nothing = lexintel("watch", "no-such-id", "--server", server.url)
-    assert nothing.returncode == 2 and "404" in nothing.stderr
+    assert nothing.returncode == 2, nothing.stderr
+    assert nothing.stderr.strip() == "lexintel watch: No document or batch with id 'no-such-id'"
 
 
 def test_watch_resumes_across_a_server_restart(server: ServerProcess) -> None:
