@@ -10,6 +10,7 @@ before it died is not sent again. The batch stream is followed from the moment t
 from __future__ import annotations
 
 import hashlib
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -128,6 +129,7 @@ async def _send_missing(job: Upload, session: dict[str, Any], path: Path) -> Non
 async def _put(job: Upload, upload_id: str, index: int, chunk: bytes) -> bool:
     """One chunk, once; False when the connection failed (the outage is recorded, and given up on in time)."""
     headers = {"X-Chunk-SHA256": hashlib.sha256(chunk).hexdigest(), "Content-Type": "application/octet-stream"}
+    sent_at = time.monotonic()
     try:
         resp = await job.conn.client.put(f"/uploads/{segment(upload_id)}/chunks/{index}", content=chunk,
                                          headers=headers, timeout=CHUNK_TIMEOUT)
@@ -138,7 +140,7 @@ async def _put(job: Upload, upload_id: str, index: int, chunk: bytes) -> bool:
         job.conn.failed(f"it answered {resp.status_code} (restarting?)")
         return False
     check(resp)
-    job.conn.succeeded()
+    job.conn.succeeded(sent_at)
     return True
 
 

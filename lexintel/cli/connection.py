@@ -74,8 +74,11 @@ class Connection:
     def down(self) -> bool:
         return self._down_since is not None
 
-    def succeeded(self) -> None:
-        """The server answered: any outage is over."""
+    def succeeded(self, sent_at: float) -> None:
+        """The server answered a request sent at ``sent_at`` (``time.monotonic()``): any outage is over, unless
+        the request went out before the outage began (an answer racing the failure is no news)."""
+        if self._down_since is not None and sent_at < self._down_since:
+            return
         if not self._ever_up:
             self._ever_up, self._down_since = True, None
         elif self._down_since is not None:
@@ -112,13 +115,14 @@ class Connection:
         """
         delay = FIRST_DELAY
         while True:
+            sent_at = time.monotonic()
             try:
                 resp = await send()
             except httpx.TransportError as exc:
                 problem = describe_failure(exc)
             else:
                 if not transient(resp):
-                    self.succeeded()
+                    self.succeeded(sent_at)
                     return resp
                 problem = f"it answered {resp.status_code} (restarting?)"
             self.failed(problem)

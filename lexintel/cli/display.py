@@ -94,7 +94,8 @@ class Board:
 
     def note(self, text: str, style: str = "") -> None:
         """A line above the live view (or a plain line)."""
-        self.err.print(Text(text, style=style) if self.live else text, markup=False, highlight=False)
+        self.err.print(Text(text, style=style) if self.live else text, markup=False, highlight=False,
+                       soft_wrap=not self.live)  # a plain line is one line, whatever its length
 
     # events ------------------------------------------------------------------------------------------
     def transfer(self, key: str, sent: int, total: int) -> None:
@@ -145,7 +146,7 @@ class Board:
         if to_send:
             parts.append(f"uploading {_mb(sent)}/{_mb(to_send)} MB")
         if self.reconnecting:
-            parts.append("reconnecting…")
+            parts.append("waiting for the server…")
         elif t.done < t.total and (eta := eta_text(t.eta)):
             parts.append(eta)
         return " · ".join(parts)
@@ -213,7 +214,7 @@ def summary_table(docs: list[DocState], title: str, batches: list[BatchState] | 
 
     Past ``TABLE_ROWS`` documents only those not indexed get a row (``--json`` lists all)."""
     table = Table(title=title, title_justify="left")
-    table.add_column("File", overflow="fold")
+    table.add_column("File", overflow="fold", min_width=min(40, max((len(d.filename) for d in docs), default=4)))
     table.add_column("Status")
     table.add_column("Pages", justify="right")
     table.add_column("Details", overflow="fold")

@@ -11,6 +11,7 @@ once and given up on after its retry window, whatever number of streams are open
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -66,10 +67,10 @@ async def follow(
     tries = 0
     started = False
 
-    def opened() -> None:
+    def opened(sent_at: float) -> None:
         nonlocal started, tries
         tries = 0
-        conn.succeeded()
+        conn.succeeded(sent_at)
         if not started:
             started = True
             task_status.started()
@@ -77,11 +78,12 @@ async def follow(
     while True:
         headers = {} if cursor is None else {"Last-Event-ID": str(cursor)}
         problem = "the stream ended before its last event"
+        sent_at = time.monotonic()
         try:
             async with aconnect_sse(conn.client, "GET", path, headers=headers, timeout=STREAM_TIMEOUT) as source:
                 resp = source.response
                 if resp.status_code == 204:
-                    opened()
+                    opened(sent_at)
                     return None
                 if resp.status_code != 200:
                     await resp.aread()
@@ -89,7 +91,7 @@ async def follow(
                         check(resp)  # raises: 404 (no such stream), 400 (bad cursor), 401...
                     problem = f"it answered {resp.status_code} (restarting?)"
                 else:
-                    opened()
+                    opened(sent_at)
                     async for sse in source.aiter_sse():
                         if sse.retry is not None:
                             server_retry = min(sse.retry / 1000, MAX_RETRY_SECONDS)

@@ -146,12 +146,11 @@ class Upload:
         if self.chunking is not None:
             return f"run the same command again to resume the upload of {self.chunking.name}"
         accepted = len(self.board.tally.docs)
-        return (f"{accepted} document{'s' if accepted != 1 else ''} were accepted before that "
+        return (f"{accepted} document{' was' if accepted == 1 else 's were'} accepted before that "
                 f"(`lexintel docs {shlex.quote(case_name)}` lists them)")
 
     async def run(self, plan: Plan) -> None:
         """Every request, one after the other (the streams of answered ones are followed meanwhile)."""
-        self.board.tally.pending_files = plan.files
         for group in plan.requests:
             await self.send(group)
         for path in plan.chunked:
@@ -265,8 +264,9 @@ async def run_upload(session: Session, paths: Sequence[Path], case_name: str, *,
     async with session.connect(board) as conn:
         case, created = await find_or_create_case(conn, case_name)
         err.print(Text.assemble(f"{'Created' if created else 'Using'} case ", (case["name"], "bold"),
-                                f" ({case['id']})"), highlight=False)
+                                f" ({case['id']})"), highlight=False, soft_wrap=True)
         board.title = case["name"]
+        board.tally.pending_files = plan.files  # the batch line counts them from its first frame
         job = Upload(conn, board, case["id"])
         try:
             with board:
