@@ -49,7 +49,7 @@ def serve(settings: Settings) -> int:
 
 
 DESCRIPTION = """LexIntel: self-hosted document ingestion with live progress.
-`lexintel serve` runs the server; the other commands talk to a running one over HTTP (--server)."""
+"lexintel serve" runs the server; the other commands talk to a running one over HTTP (--server)."""
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -54,7 +54,7 @@ def add_client_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     d.add_argument("--json", action="store_true", help="print the documents as JSON")
     _common(d)
     t = sub.add_parser("text", help="print a document's extracted text (all pages, or one)")
-    t.add_argument("doc", metavar="DOC", help="document id (`lexintel docs CASE` lists them)")
+    t.add_argument("doc", metavar="DOC", help="document id (lexintel docs CASE lists them)")
     t.add_argument("--page", type=int, metavar="N", help="only page N (1-based), nothing added")
     _common(t)
     k = sub.add_parser("token", help="create, list or revoke your API tokens (for LEXINTEL_TOKEN)")
