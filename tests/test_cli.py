@@ -203,7 +203,8 @@ def test_cases_docs_text_version_help_and_host_port(server: ServerProcess) -> No
     assert beyond.returncode == 2 and "has no page 9 (pages 1-4 of text)" in beyond.stderr
     unknown = lexintel("text", "no-such-doc", "--server", server.url)
     assert unknown.returncode == 2
-    assert unknown.stderr.strip() == "lexintel text: No document with id 'no-such-doc' (`lexintel docs CASE` lists them)"
+    expected = "lexintel text: No document with id 'no-such-doc' (`lexintel docs CASE` lists them)"
+    assert unknown.stderr.strip() == expected
 
     # search by case id too, with the document id of each hit
     hits = lexintel("search", "Huardest", "--case", case["id"], "--server", server.url)
