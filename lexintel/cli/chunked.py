@@ -29,7 +29,6 @@ __all__ = ["upload_chunked"]
 
 MB = 1024 * 1024
 CHUNK_TIMEOUT = httpx.Timeout(60.0, write=600.0, read=600.0)
-MAX_IDLE_ROUNDS = 10  # rounds in a row in which no chunk got through (with the server answering otherwise)
 
 
 async def upload_chunked(job: Upload, path: Path) -> None:
@@ -97,8 +96,8 @@ async def _finish(job: Upload, session: dict[str, Any], path: Path) -> dict[str,
         session = await _describe(job, upload_id)
 
 
-async def _describe(job: Upload, upload_id: str) -> dict[str, Any]:
-    session: dict[str, Any] = check(await job.conn.request("GET", f"/uploads/{segment(upload_id)}"))
+async def _describe(job: Upload, upload_id: str, *, heals: bool = True) -> dict[str, Any]:
+    session: dict[str, Any] = check(await job.conn.request("GET", f"/uploads/{segment(upload_id)}", heals=heals))
     return session
 
 
@@ -106,22 +105,22 @@ async def _send_missing(job: Upload, session: dict[str, Any], path: Path) -> Non
     """Send every chunk the server lacks, re-reading its list after each interruption."""
     upload_id, chunk_size, size = session["upload_id"], int(session["chunk_size"]), int(session["total_size"])
     transfer = f"chunked:{upload_id}"
-    idle = 0
+    failures = 0  # rounds in a row cut short; the outage's window (conn.failed) decides when to give up
     while session["status"] == "open" and session["missing"]:
         received = int(session["received_bytes"])
         job.board.transfer(transfer, received, size)
-        sent_any = False
+        broke = False
         for index in session["missing"]:
             chunk = await anyio.to_thread.run_sync(read_chunk, path, index, chunk_size)
             if not await _put(job, upload_id, index, chunk):
-                break  # the link broke: ask the server what it has once it answers again
-            sent_any = True
+                broke = True  # the link broke: ask the server what it has once it answers again
+                break
             received += len(chunk)
             job.board.transfer(transfer, received, size)
-        idle = 0 if sent_any else idle + 1
-        if idle > MAX_IDLE_ROUNDS:
-            raise CliError(f"{path}: the server keeps dropping chunk uploads; run the command again to resume")
-        session = await _describe(job, upload_id)
+        failures = failures + 1 if broke else 0
+        if broke:
+            await job.conn.backoff(failures)
+        session = await _describe(job, upload_id, heals=not broke)
         if session["status"] not in ("open", "assembling"):
             raise CliError(f"{path}: the upload session {upload_id} is {session['status']}; run the command again")
 

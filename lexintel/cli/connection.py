@@ -108,10 +108,12 @@ class Connection:
             raise ServerGone(f"lost the server at {self.server} ({problem}) and it did not come back within "
                              f"{self.retry_for:g} s")
 
-    async def attempt(self, send: Callable[[], Awaitable[httpx.Response]]) -> httpx.Response:
+    async def attempt(self, send: Callable[[], Awaitable[httpx.Response]], *, heals: bool = True) -> httpx.Response:
         """``send()`` until it gets a real answer (any status but a transient one), with backoff between tries.
 
-        ``send`` builds its request afresh each time (a multipart body's files are read again).
+        ``send`` builds its request afresh each time (a multipart body's files are read again). With
+        ``heals=False`` an answer does not end an outage (a status query answered while the server still refuses
+        the uploads it is about proves nothing).
         """
         delay = FIRST_DELAY
         while True:
@@ -122,16 +124,17 @@ class Connection:
                 problem = describe_failure(exc)
             else:
                 if not transient(resp):
-                    self.succeeded(sent_at)
+                    if heals:
+                        self.succeeded(sent_at)
                     return resp
                 problem = f"it answered {resp.status_code} (restarting?)"
             self.failed(problem)
             await anyio.sleep(delay)
             delay = min(delay * 2, MAX_DELAY)
 
-    async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    async def request(self, method: str, path: str, *, heals: bool = True, **kwargs: Any) -> httpx.Response:
         """One request, retried across an outage (for requests whose body can be sent again as is)."""
-        return await self.attempt(lambda: self.client.request(method, path, **kwargs))
+        return await self.attempt(lambda: self.client.request(method, path, **kwargs), heals=heals)
 
     async def backoff(self, tries: int) -> None:
         """Wait before try number ``tries`` (1-based) of something that failed: 0.5 s, 1 s, 2 s, … up to 5 s."""
