@@ -236,14 +236,25 @@ class Upload:
         tally = self.board.tally
         for batch_id, batch in list(tally.batches.items()):
             body = check(await self.conn.request("GET", f"/batches/{segment(batch_id)}/progress"))
-            if (body.get("counts") or {}).get("skipped"):  # files a ZIP held but not used: say so at the end
+            if settle_batch(self.board, batch_id, body):
                 self.batch_notes.append(f"{batch.label}: {body.get('message') or ''}")
-            for item in body["documents"]:
-                doc = self.board.add_document(DocState(item["document_id"], item["filename"], batch_id=batch_id))
-                settle_document(self.board, doc, item)
         for doc in [d for d in tally.docs.values() if not d.in_batch and d.id]:
             body = check(await self.conn.request("GET", f"/documents/{segment(doc.id or '')}/status"))
             settle_document(self.board, doc, body)
+
+
+def settle_batch(board: Board, batch_id: str, body: dict[str, Any]) -> bool:
+    """Apply ``/batches/{id}/progress`` to the batch and its documents; whether entries were skipped (files a
+    ZIP held but did not use: worth a line at the end)."""
+    batch = board.tally.batches[batch_id]
+    batch.status = body["status"] if body["status"] in ("completed", "failed") else batch.status
+    batch.message = body.get("message") or batch.message
+    if batch.status == "failed":
+        batch.error, batch.error_code = body.get("error_message") or batch.error, body.get("error_code")
+    for item in body["documents"]:
+        doc = board.add_document(DocState(item["document_id"], item["filename"], batch_id=batch_id))
+        settle_document(board, doc, item)
+    return bool((body.get("counts") or {}).get("skipped"))
 
 
 def settle_document(board: Board, doc: DocState, body: dict[str, Any]) -> None:
@@ -293,7 +304,7 @@ def report(board: Board, out: Console, err: Console, notes: list[str], json_out:
     docs = [*tally.docs.values(), *tally.refused]
     failed_batches = [b for b in tally.batches.values() if b.status == "failed"]
     status = 1 if tally.failures or failed_batches or any(d.status != "indexed" for d in docs) else 0
-    err.print(board.final_line(), markup=False, highlight=False)
+    err.print(board.final_line(), markup=False, highlight=False, soft_wrap=True)
     if json_out:
         body = {"case": case, "batches": [b.json() for b in tally.batches.values()],
                 "documents": [d.json() for d in docs],

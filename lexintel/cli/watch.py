@@ -17,7 +17,7 @@ from lexintel.cli.connection import Connection
 from lexintel.cli.display import Board
 from lexintel.cli.session import Session
 from lexintel.cli.sse_client import StreamEvent, follow
-from lexintel.cli.upload import report, settle_document
+from lexintel.cli.upload import report, settle_batch, settle_document
 
 __all__ = ["run_watch"]
 
@@ -62,12 +62,6 @@ async def run_watch(session: Session, ident: str, *, json_out: bool = False, out
             settle_document(board, doc, body)
         else:
             body = check(await conn.request("GET", f"/batches/{segment(ident)}/progress"))
-            batch = board.tally.batches[ident]
-            batch.status, batch.message = body["status"], body.get("message") or batch.message
-            batch.error, batch.error_code = body.get("error_message"), body.get("error_code")
-            if (body.get("counts") or {}).get("skipped"):
+            if settle_batch(board, ident, body):
                 notes.append(body.get("message") or "")
-            for item in body["documents"]:
-                doc = board.add_document(DocState(item["document_id"], item["filename"], batch_id=ident))
-                settle_document(board, doc, item)
     return report(board, out, err, notes, json_out, None)
