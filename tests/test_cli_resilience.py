@@ -12,7 +12,6 @@ import hashlib
 import json
 import os
 import re
-import zlib
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -21,16 +20,24 @@ from typing import Any
 import httpx
 
 from tests.helpers import ServerProcess, corpus, wait_for
-from tests.pdfgen import _assemble, _pages, _stream, text_page
+from tests.pdfgen import make_pdf, text_page
 from tests.test_cli_tty import UUID, PtyRun, plain
 
 CHUNK = 64 * 1024
 
 
 def padded_pdf(path: Path, mb: int) -> Path:
-    """A valid 3-page PDF made large by an unreferenced stream of random bytes (never parsed, never indexed)."""
-    pages = [_stream(zlib.compress(text_page(f"Exhibit page {i}"), 9), flate=True) for i in (1, 2, 3)]
-    path.write_bytes(_assemble([*_pages(pages), _stream(os.urandom(mb * 1024 * 1024), flate=False)]))
+    """A valid 3-page PDF made large by an incremental update adding one unreferenced stream of random bytes
+    (never parsed, never indexed)."""
+    base = make_pdf([text_page(f"Exhibit page {i}") for i in (1, 2, 3)])
+    prev = int(base.rsplit(b"startxref", 1)[1].split()[0])
+    number = int(re.findall(rb"/Size (\d+)", base)[-1])
+    pad = os.urandom(mb * 1024 * 1024)
+    obj = b"%d 0 obj\n<< /Length %d >>\nstream\n" % (number, len(pad)) + pad + b"\nendstream\nendobj\n"
+    xref = len(base) + len(obj)
+    tail = (b"xref\n%d 1\n%010d 00000 n \ntrailer\n<< /Size %d /Root 1 0 R /Prev %d >>\nstartxref\n%d\n%%%%EOF\n"
+            % (number, len(base), number + 1, prev, xref))
+    path.write_bytes(base + obj + tail)
     return path
 
 
