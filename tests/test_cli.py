@@ -14,8 +14,17 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.helpers import ServerProcess, corpus, wait_for
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The client's upload memos go to the test's own directory, never the user's ~/.cache."""
+    cache = tmp_path / "client-cache"
+    monkeypatch.setenv("LEXINTEL_CACHE_DIR", str(cache))
+    return cache
 
 
 def lexintel(*args: str, timeout: float = 180, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

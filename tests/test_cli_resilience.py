@@ -18,12 +18,21 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.helpers import ServerProcess, corpus, wait_for
 from tests.pdfgen import make_pdf, text_page
 from tests.test_cli_tty import UUID, PtyRun, plain
 
 CHUNK = 64 * 1024
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The client's upload memos go to the test's own directory, never the user's ~/.cache."""
+    cache = tmp_path / "client-cache"
+    monkeypatch.setenv("LEXINTEL_CACHE_DIR", str(cache))
+    return cache
 
 
 def padded_pdf(path: Path, mb: int) -> Path:

@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 import pexpect
+import pytest
 
 from lexintel.cli.display import MAX_ACTIVE, MAX_FAILED
 from tests.helpers import ServerProcess, corpus
@@ -27,6 +28,14 @@ from tests.helpers import ServerProcess, corpus
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 CURSOR_UP_ERASE = "\x1b[1A\x1b[2K"  # rich's Live moves up over its last frame, one of these per line
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The client's upload memos go to the test's own directory, never the user's ~/.cache."""
+    cache = tmp_path / "client-cache"
+    monkeypatch.setenv("LEXINTEL_CACHE_DIR", str(cache))
+    return cache
 
 
 class PtyRun:
