@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import resource
 import sys
 from collections.abc import Sequence
@@ -51,10 +50,19 @@ def serve(settings: Settings) -> int:
     return 0
 
 
+DESCRIPTION = """LexIntel: self-hosted document ingestion with live progress.
+"lexintel serve" runs the server; the other commands talk to a running one over HTTP (--server)."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line; every serve option also reads from its LEXINTEL_* variable."""
-    parser = argparse.ArgumentParser(prog="lexintel", description=__doc__)
-    sub = parser.add_subparsers(dest="command")
+    from lexintel import __version__
+    from lexintel.cli.commands import add_client_commands
+
+    parser = argparse.ArgumentParser(prog="lexintel", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"lexintel {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     s = sub.add_parser("serve", help="run the server (embedded defaults: SQLite, no Redis)")
     s.add_argument("--host")
     s.add_argument("--port", type=int)
@@ -68,54 +76,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def add_client_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """``upload``, ``watch``, ``search``: the terminal client of a running server (see lexintel/cli/)."""
-    default_server = os.environ.get("LEXINTEL_SERVER", "http://127.0.0.1:8000")
-    server_help = "server URL (default: $LEXINTEL_SERVER or http://127.0.0.1:8000)"
-    u = sub.add_parser("upload", help="upload files, a directory or a ZIP into a case and follow progress")
-    u.add_argument("paths", nargs="+", type=Path, metavar="FILE_OR_DIR")
-    u.add_argument("--case", required=True, help="case name (created when missing)")
-    u.add_argument("--server", default=default_server, help=server_help)
-    u.add_argument("--max-request-mb", type=int, default=200,
-                   help="per-request upload limit of the server; larger files use the chunked upload")
-    w = sub.add_parser("watch", help="follow a document's or a batch's live progress")
-    w.add_argument("ident", metavar="DOCUMENT_OR_BATCH")
-    w.add_argument("--server", default=default_server, help=server_help)
-    q = sub.add_parser("search", help="full-text search; prints file, page and snippet")
-    q.add_argument("query", metavar="QUERY")
-    q.add_argument("--case", help="limit to the case with this name")
-    q.add_argument("--server", default=default_server, help=server_help)
-    q.add_argument("--limit", type=int, default=20)
-
-
-def run_client_command(args: argparse.Namespace) -> int:
-    """Run a client command; problems become one line on stderr and exit status 2."""
-    import anyio
-
-    from lexintel.cli.api import CliError
-    from lexintel.cli.search import run_search
-    from lexintel.cli.upload import run_upload
-    from lexintel.cli.watch import run_watch
-
-    try:
-        if args.command == "upload":
-            return anyio.run(lambda: run_upload(args.server, args.paths, args.case,
-                                                max_request_mb=args.max_request_mb))
-        if args.command == "watch":
-            return anyio.run(lambda: run_watch(args.server, args.ident))
-        return anyio.run(lambda: run_search(args.server, args.query, args.case, limit=args.limit))
-    except CliError as exc:
-        print(f"lexintel {args.command}: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        return 130
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse arguments and run the chosen command."""
+    from lexintel.cli.commands import CLIENT_COMMANDS, run_client_command
+
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command in ("upload", "watch", "search"):
+    if args.command in CLIENT_COMMANDS:
         return run_client_command(args)
     from lexintel.store.private import restrict_umask
 

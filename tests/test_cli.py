@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -12,13 +13,22 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.support import ServerProcess, corpus, scrape_metrics, wait_for
 
 
-def lexintel(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The client's upload memos go to the test's own directory, never the user's ~/.cache."""
+    cache = tmp_path / "client-cache"
+    monkeypatch.setenv("LEXINTEL_CACHE_DIR", str(cache))
+    return cache
+
+
+def lexintel(*args: str, timeout: float = 180, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run the CLI as a user would; a wide fake terminal so tables are not folded."""
-    env = {**os.environ, "COLUMNS": "250", "NO_COLOR": "1"}
+    env = {**os.environ, "COLUMNS": "250", "NO_COLOR": "1", **(env or {})}
     return subprocess.run([sys.executable, "-m", "lexintel", *args], capture_output=True, text=True,
                           timeout=timeout, env=env)
 
@@ -99,7 +109,8 @@ def test_watch_document_and_batch(server: ServerProcess) -> None:
     assert "1 of 1 indexed" in single.stdout
 
     nothing = lexintel("watch", "no-such-id", "--server", server.url)
-    assert nothing.returncode == 2 and "404" in nothing.stderr
+    assert nothing.returncode == 2, nothing.stderr
+    assert nothing.stderr.strip() == "lexintel watch: No document or batch with id 'no-such-id'"
 
 
 def test_watch_resumes_across_a_server_restart(server: ServerProcess) -> None:
@@ -162,3 +173,94 @@ def test_zip_upload_is_unpacked_and_a_broken_zip_fails_the_batch(server: ServerP
     bad = lexintel("upload", str(broken), "--case", "Zips", "--server", server.url)
     assert bad.returncode == 1, bad.stdout + bad.stderr
     assert "batch failed:" in bad.stdout
+
+
+def table_rows(out: str) -> list[list[str]]:
+    """The cells of a rich table's body rows (a row folded over several lines is not joined)."""
+    return [[cell.strip() for cell in line.split("│")[1:-1]] for line in out.splitlines() if line.startswith("│")]
+
+
+def test_cases_docs_text_version_help_and_host_port(server: ServerProcess) -> None:
+    hostport = server.url.removeprefix("http://")  # people type host:port; http:// is assumed
+    four, one = corpus("pdflatex-4-pages"), corpus("minimal-document")
+    result = lexintel("upload", str(four), str(one), "--case", "Browse", "--server", hostport)
+    assert result.returncode == 0, result.stdout + result.stderr
+    [case] = cases_named(server, "Browse")
+    docs = {d["filename"]: d for d in httpx.get(f"{server.url}/cases/{case['id']}/documents").json()}
+    assert {d["id"] for d in docs.values()} <= set(result.stdout.split()), "the summary lists the document ids"
+
+    listing = lexintel("cases", "--server", hostport)
+    assert listing.returncode == 0, listing.stderr
+    header = next(line for line in listing.stdout.splitlines() if line.startswith("┃"))
+    assert [h.strip() for h in header.split("┃")[1:-1]] == ["Name", "Documents", "Indexed", "Failed", "Created", "Id"]
+    assert table_rows(listing.stdout)[0][:4] == ["Browse", "2", "2", "0"] and case["id"] in listing.stdout
+
+    by_name = lexintel("docs", "Browse", "--server", server.url)
+    by_id = lexintel("docs", case["id"], "--server", server.url)
+    assert by_name.returncode == by_id.returncode == 0 and by_name.stdout == by_id.stdout
+    rows = {row[0]: row for row in table_rows(by_name.stdout)}
+    assert rows[four.name][1:3] == ["indexed", "4"] and rows[four.name][-1] == docs[four.name]["id"]
+    missing = lexintel("docs", "Nobody", "--server", server.url)
+    assert missing.returncode == 2 and "no case named 'Nobody'" in missing.stderr
+
+    doc_id = docs[four.name]["id"]
+    pages = httpx.get(f"{server.url}/documents/{doc_id}/text").json()["pages"]
+    whole = lexintel("text", doc_id, "--server", server.url)
+    assert whole.returncode == 0, whole.stderr
+    assert [int(n) for n in re.findall(r"^── page (\d+) · ", whole.stdout, re.M)] == [1, 2, 3, 4]
+    assert all(p["text"].strip() in whole.stdout for p in pages)
+    page = lexintel("text", doc_id, "--page", "2", "--server", server.url)
+    assert page.returncode == 0 and page.stdout == pages[1]["text"].rstrip("\n") + "\n"
+    beyond = lexintel("text", doc_id, "--page", "9", "--server", server.url)
+    assert beyond.returncode == 2 and "has no page 9 (pages 1-4 of text)" in beyond.stderr
+    unknown = lexintel("text", "no-such-doc", "--server", server.url)
+    assert unknown.returncode == 2
+    expected = "lexintel text: No document with id 'no-such-doc' (`lexintel docs CASE` lists them)"
+    assert unknown.stderr.strip() == expected
+
+    # search by case id too, with the document id of each hit
+    hits = lexintel("search", "Huardest", "--case", case["id"], "--server", server.url)
+    assert hits.returncode == 0 and doc_id in hits.stdout
+
+    version = lexintel("--version")
+    assert version.returncode == 0 and version.stdout.strip() == "lexintel 0.1.0"
+    for args in ([], ["upload"], ["token"], ["token", "create"]):
+        shown = lexintel(*args, "--help")
+        assert shown.returncode == 0 and "usage: lexintel" in shown.stdout
+        assert not re.search(r"``|`|\[/?bold\]|\[/", shown.stdout), shown.stdout
+
+
+def test_tokens_for_an_existing_user(server_factory: Callable[..., ServerProcess]) -> None:
+    server = server_factory(LEXINTEL_AUTH="on")
+    account = {"LEXINTEL_DATA_DIR": str(server.data_dir), "LEXINTEL_PASSWORD": "correct horse battery"}
+    assert lexintel("user", "add", "alice", env=account).returncode == 0  # an existing user, no token yet
+    users = lexintel("user", "list", env=account)
+    assert users.returncode == 0
+    header, row = users.stdout.splitlines()
+    assert header.split() == ["NAME", "ROLE", "ID"] and row.split()[:2] == ["alice", "member"]
+
+    denied = lexintel("cases", "--server", server.url, env={"LEXINTEL_TOKEN": ""})
+    assert denied.returncode == 2 and len(denied.stderr.strip().splitlines()) == 1
+    assert "`lexintel token create --user NAME` prints one" in denied.stderr
+    wrong = lexintel("token", "create", "--user", "alice", "--server", server.url,
+                     env={**account, "LEXINTEL_PASSWORD": "not the password"})
+    assert wrong.returncode == 2 and "cannot sign in as alice: Wrong user name or password." in wrong.stderr
+
+    created = lexintel("token", "create", "--user", "alice", "--name", "laptop", "--days", "7", "--server",
+                       server.url, env=account)
+    assert created.returncode == 0, created.stderr
+    secret = created.stdout.strip()
+    assert secret.startswith("lxt_") and "\n" not in secret and "shown once" in created.stderr
+    bearer = {"LEXINTEL_TOKEN": secret}
+    listed = lexintel("token", "list", "--server", server.url, env=bearer)
+    assert listed.returncode == 0, listed.stderr
+    [token] = httpx.get(f"{server.url}/auth/tokens", headers={"Authorization": f"Bearer {secret}"}).json()
+    assert [row[0] for row in table_rows(listed.stdout)] == ["laptop"] and token["id"] in listed.stdout
+    assert secret not in listed.stdout
+    assert lexintel("cases", "--server", server.url, env=bearer).returncode == 0
+
+    revoked = lexintel("token", "revoke", token["id"], "--server", server.url, env=bearer)
+    assert revoked.returncode == 0 and f"revoked token {token['id']}" in revoked.stderr
+    assert lexintel("cases", "--server", server.url, env=bearer).returncode == 2
+    gone = lexintel("token", "revoke", token["id"], "--user", "alice", "--server", server.url, env=account)
+    assert gone.returncode == 2 and f"No token with id {token['id']!r}" in gone.stderr

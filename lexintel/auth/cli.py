@@ -54,8 +54,11 @@ def run_user_command(args: argparse.Namespace, settings: Settings) -> int:
     try:
         users = Users(db)
         if args.user_command == "list":
-            for user in users.list():
-                print(f"{user.name}\t{user.role}\t{user.id}")
+            rows = users.list()
+            width = max([4, *(len(user.name) for user in rows)])
+            print(f"{'NAME':<{width}}  ROLE    ID")
+            for user in rows:
+                print(f"{user.name:<{width}}  {user.role:<6}  {user.id}")
             return 0
         user = users.create(args.name, _password(), args.role)
         print(f"created {user.role} {user.name!r} ({user.id})", file=sys.stderr)

@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import os
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
-__all__ = ["CliError", "NotFoundError", "check", "find_or_create_case", "make_client", "request"]
+__all__ = [
+    "CliError",
+    "NotFoundError",
+    "check",
+    "error_code",
+    "first_error",
+    "make_client",
+    "segment",
+    "server_url",
+]
 
 TIMEOUT = httpx.Timeout(30.0, read=60.0)
+TOKEN_HINT = "set LEXINTEL_TOKEN to an API token: `lexintel token create --user NAME` prints one"  # noqa: S105  (a hint, not a secret)
 
 
 class CliError(Exception):
@@ -21,7 +32,20 @@ class CliError(Exception):
 
 
 class NotFoundError(CliError):
-    """The server answered 404 (e.g. ``watch`` asked a document stream for a batch id)."""
+    """The server answered 404 (no such case, document, batch, upload or token, or not the caller's)."""
+
+
+def server_url(server: str) -> str:
+    """``host:port`` means ``http://host:port`` (what people type); a trailing slash is dropped."""
+    server = server.strip()
+    if "://" not in server:
+        server = "http://" + server
+    return server.rstrip("/")
+
+
+def segment(ident: str) -> str:
+    """An id as one URL path segment: a typo'd id with ``/`` or ``?`` must not reach another route."""
+    return quote(ident, safe="")
 
 
 def make_client(server: str, token: str | None = None) -> httpx.AsyncClient:
@@ -32,7 +56,16 @@ def make_client(server: str, token: str | None = None) -> httpx.AsyncClient:
     """
     token = token if token is not None else os.environ.get("LEXINTEL_TOKEN") or None
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return httpx.AsyncClient(base_url=server.rstrip("/"), timeout=TIMEOUT, trust_env=False, headers=headers)
+    return httpx.AsyncClient(base_url=server_url(server), timeout=TIMEOUT, trust_env=False, headers=headers)
+
+
+def error_code(resp: httpx.Response) -> str | None:
+    """The ``code`` of a JSON error body, if there is one."""
+    try:
+        body = resp.json()
+    except ValueError:
+        return None
+    return body.get("code") if isinstance(body, dict) else None
 
 
 def check(resp: httpx.Response, *, expected: tuple[int, ...] = (200,)) -> Any:
@@ -40,30 +73,33 @@ def check(resp: httpx.Response, *, expected: tuple[int, ...] = (200,)) -> Any:
     if resp.status_code in expected:
         return resp.json() if resp.content else None
     try:
-        detail = resp.json().get("detail")
+        body = resp.json()
+        detail = body.get("detail") if isinstance(body, dict) else None
     except ValueError:
         detail = None
     text = detail or resp.text.strip()[:200] or resp.reason_phrase
+    if resp.status_code == 404:
+        raise NotFoundError(text)
     what = f"{resp.request.method} {resp.request.url.path}"
     if resp.status_code == 401:
-        text += " (set LEXINTEL_TOKEN to an API token: `lexintel user add NAME --token` prints one)"
-    error = NotFoundError if resp.status_code == 404 else CliError
-    raise error(f"{what} failed ({resp.status_code}): {text}")
+        text += f" ({TOKEN_HINT})"
+    raise CliError(f"{what} failed ({resp.status_code}): {text}")
 
 
-async def request(client: httpx.AsyncClient, method: str, path: str, **kwargs: Any) -> httpx.Response:
-    """Send a request; a server that cannot be reached becomes a :class:`CliError` naming it."""
-    try:
-        return await client.request(method, path, **kwargs)
-    except httpx.TransportError as exc:
-        raise CliError(f"cannot reach the server at {client.base_url}: {exc or type(exc).__name__}") from None
-
-
-async def find_or_create_case(client: httpx.AsyncClient, name: str) -> tuple[dict[str, Any], bool]:
-    """The case named ``name`` (the newest if several share it), created when missing; and whether it was new."""
-    cases = check(await request(client, "GET", "/cases"))
-    for case in cases:  # newest first
-        if case["name"] == name:
-            return case, False
-    created = check(await request(client, "POST", "/cases", json={"name": name}), expected=(200, 201))
-    return created, True
+def first_error(exc: BaseException) -> BaseException:
+    """The error to report from what a task group raised: a CliError first, then Ctrl-C, then anything."""
+    if not isinstance(exc, BaseExceptionGroup):
+        return exc
+    leaves: list[BaseException] = []
+    stack: list[BaseException] = [exc]
+    while stack:
+        item = stack.pop(0)
+        if isinstance(item, BaseExceptionGroup):
+            stack.extend(item.exceptions)
+        else:
+            leaves.append(item)
+    for kind in (CliError, KeyboardInterrupt):
+        found = next((e for e in leaves if isinstance(e, kind)), None)
+        if found is not None:
+            return found
+    return leaves[0] if leaves else exc

@@ -1,4 +1,4 @@
-"""``lexintel search QUERY [--case NAME] --server URL``: print hits with file, page and snippet."""
+"""``lexintel search QUERY [--case NAME]``: print hits with file, page, snippet and document id."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from lexintel.cli.api import CliError, check, make_client, request
+from lexintel.cli.api import check
+from lexintel.cli.cases import resolve_case
+from lexintel.cli.session import Session
 
 __all__ = ["run_search", "snippet_text"]
 
@@ -29,19 +31,15 @@ def snippet_text(hit: dict[str, Any]) -> Text:
     return text
 
 
-async def run_search(server: str, query: str, case_name: str | None = None, *, limit: int = 20,
+async def run_search(session: Session, query: str, case: str | None = None, *, limit: int = 20,
                      out: Console | None = None) -> int:
-    """The whole command: 0 with hits, 1 with none, 2 on errors."""
+    """The whole command: 0 with hits, 1 with none, 2 on errors; ``case`` is a case's name or id."""
     out = out or Console()
-    async with make_client(server) as client:
+    async with session.connect() as conn:
         params: dict[str, Any] = {"q": query, "limit": limit}
-        if case_name is not None:
-            cases = check(await request(client, "GET", "/cases"))
-            match = next((c for c in cases if c["name"] == case_name), None)
-            if match is None:
-                raise CliError(f"no case named {case_name!r}")
-            params["case_id"] = match["id"]
-        body = check(await request(client, "GET", "/search", params=params))
+        if case is not None:
+            params["case_id"] = (await resolve_case(conn, case))["id"]
+        body = check(await conn.request("GET", "/search", params=params))
     hits = body["hits"]
     if not hits:
         out.print(f"No hits for {query!r}.")
@@ -50,7 +48,8 @@ async def run_search(server: str, query: str, case_name: str | None = None, *, l
     table.add_column("File", overflow="fold")
     table.add_column("Page", justify="right")
     table.add_column("Snippet", overflow="fold")
+    table.add_column("Document", no_wrap=True, style="dim")
     for hit in hits:
-        table.add_row(hit["filename"], str(hit["page"]), snippet_text(hit))
+        table.add_row(Text(hit["filename"]), str(hit["page"]), snippet_text(hit), hit.get("document_id") or "")
     out.print(table)
     return 0

@@ -26,6 +26,7 @@ __all__ = [
     "batch_rank",
     "batch_share",
     "batch_stage_ranks",
+    "counts_pages",
     "document_eta",
     "document_share",
     "document_stages",
@@ -195,6 +196,12 @@ def stage_kind(name: str) -> StageKind | None:
     """What kind of stage ``name`` is (None for a name the registry does not know)."""
     stage = _BY_NAME.get(name)
     return stage.kind if stage is not None else None
+
+
+def counts_pages(name: str) -> bool:
+    """True for a stage whose events count pages in ``items_total``/``items_done`` (page progress in clients)."""
+    stage = _BY_NAME.get(name)
+    return stage is not None and stage.unit == "pages"
 
 
 def words(name: str) -> str:
