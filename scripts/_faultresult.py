@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from _faultkit import Server, Tally, server_5xx
+from scripts._faultkit import Server, Tally, server_5xx
 
 
 @dataclass

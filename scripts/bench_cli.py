@@ -10,8 +10,8 @@ Two measurements per N (default 100, 300, 1000 files):
 2. **End to end**: ``lexintel upload`` of N tiny text files in a pseudo-terminal against a real
    ``lexintel serve`` (2 workers): wall time, the CLI's own CPU time, frames drawn and the tallest frame.
 
-    python scripts/bench_cli.py              # 100, 300, 1000
-    python scripts/bench_cli.py --sizes 100 1000 --no-e2e
+    python -m scripts.bench_cli              # 100, 300, 1000
+    python -m scripts.bench_cli --sizes 100 1000 --no-e2e
 """
 
 from __future__ import annotations
@@ -26,8 +26,6 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from rich.console import Console
 from rich.live import Live

@@ -41,8 +41,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-from _faultresult import Result, finish
-from faults_hostile import HOSTILE_CASES
 
 from scripts._faultkit import (
     MB,
@@ -62,6 +60,8 @@ from scripts._faultkit import (
     upload,
     wait_until,
 )
+from scripts._faultresult import Result, finish
+from scripts.faults_hostile import HOSTILE_CASES
 
 
 # ---------------------------------------------------------------- cases

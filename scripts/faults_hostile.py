@@ -9,7 +9,7 @@ another user sees meanwhile:
   slow-clients   1,100 slow-header + 400 slow-body sockets dripping a byte every few seconds: how long they are
                  held, and the latency (and failures) of another user's requests during the flood
 
-    python scripts/faults.py --only cookie --only overlap-bomb --only slow-clients
+    python -m scripts.faults --only cookie --only overlap-bomb --only slow-clients
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-from _faultkit import Server, Tally, new_case
-from _faultresult import Result, finish
 
+from scripts._faultkit import Server, Tally, new_case
+from scripts._faultresult import Result, finish
 from tests.zipbomb import bomb_kernel, extra_field_bomb
 
 MiB = 1024 * 1024
