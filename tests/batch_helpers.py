@@ -9,7 +9,8 @@ from typing import Any
 
 from litestar.testing import TestClient
 
-from tests.support import SSEEvent, iter_sse, wait_for
+from tests.support import SSEEvent, iter_sse
+from tests.support.waiting import wait_json_status
 from tests.test_ingest import new_case as new_case  # one helper for every test module
 
 
@@ -26,13 +27,7 @@ def make_zip(entries: list[tuple[str, bytes]], compression: int = zipfile.ZIP_DE
 
 def wait_batch(client: TestClient, batch_id: str, timeout: float = 120) -> dict[str, Any]:  # type: ignore[type-arg]
     """Poll GET /batches/{id} until the batch is completed or failed."""
-
-    def done() -> dict[str, Any] | None:
-        body: dict[str, Any] = client.get(f"/batches/{batch_id}").json()
-        return body if body["status"] in ("completed", "failed") else None
-
-    result: dict[str, Any] = wait_for(done, timeout=timeout, what=f"batch {batch_id} terminal")
-    return result
+    return wait_json_status(client, f"/batches/{batch_id}", ("completed", "failed"), timeout)
 
 
 def batch_events(client: TestClient, batch_id: str) -> list[SSEEvent]:  # type: ignore[type-arg]

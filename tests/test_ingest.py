@@ -6,7 +6,8 @@ from typing import Any
 
 from litestar.testing import TestClient
 
-from tests.support import corpus, corpus_pages, wait_for
+from tests.support import corpus, corpus_pages
+from tests.support.waiting import wait_json_status
 
 
 def new_case(client: TestClient, name: str = "Smith v Jones") -> str:  # type: ignore[type-arg]
@@ -16,12 +17,7 @@ def new_case(client: TestClient, name: str = "Smith v Jones") -> str:  # type: i
 
 
 def wait_terminal(client: TestClient, document_id: str, timeout: float = 60) -> dict[str, Any]:  # type: ignore[type-arg]
-    def done() -> dict[str, Any] | None:
-        body: dict[str, Any] = client.get(f"/documents/{document_id}/status").json()
-        return body if body["status"] in ("indexed", "failed") else None
-
-    result: dict[str, Any] = wait_for(done, timeout=timeout, what=f"document {document_id} terminal")
-    return result
+    return wait_json_status(client, f"/documents/{document_id}/status", ("indexed", "failed"), timeout)
 
 
 def upload(client: TestClient, case_id: str, *files: tuple[str, bytes]) -> dict[str, Any]:  # type: ignore[type-arg]

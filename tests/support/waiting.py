@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, Protocol, TypeVar
 
-__all__ = ["WaitTimeout", "wait_for"]
+__all__ = ["WaitTimeout", "wait_for", "wait_json_status"]
 
 T = TypeVar("T")
 
@@ -31,3 +31,17 @@ def wait_for(predicate: Callable[[], T | None], timeout: float = 30.0, what: str
         if time.monotonic() >= deadline:
             raise WaitTimeout(f"timed out after {timeout:g}s waiting for {what or predicate} (last: {last!r})")
         time.sleep(interval)
+
+
+class _JsonGetter(Protocol):
+    def get(self, url: str) -> Any: ...
+
+
+def wait_json_status(client: _JsonGetter, url: str, statuses: tuple[str, ...], timeout: float = 60.0) -> dict[str, Any]:
+    """Poll ``GET url`` (a status endpoint) until its ``status`` is one of ``statuses``; return that body."""
+
+    def done() -> dict[str, Any] | None:
+        body: dict[str, Any] = client.get(url).json()
+        return body if body["status"] in statuses else None
+
+    return wait_for(done, timeout=timeout, what=f"{url} to reach {' or '.join(statuses)}")
