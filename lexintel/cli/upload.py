@@ -132,7 +132,7 @@ class Upload:
         if body.get("batch_id"):
             self.followers.append((f"/batches/{body['batch_id']}/stream", "batch"))
         else:
-            self.followers.extend((f"/progress/documents/{item['id']}/stream", item["filename"])
+            self.followers.extend((f"/progress/documents/{item['id']}/stream?events=named", item["filename"])
                                   for item in body["documents"] if item["status"] != "failed")
 
     async def on_event(self, event: StreamEvent) -> None:

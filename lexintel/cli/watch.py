@@ -32,7 +32,7 @@ async def run_watch(server: str, ident: str, *, give_up_after: float = 120.0, ou
 
             kind = "document"
             try:
-                last = await follow(client, f"/progress/documents/{ident}/stream", on_event,
+                last = await follow(client, f"/progress/documents/{ident}/stream?events=named", on_event,
                                     give_up_after=give_up_after, on_state=board.note_connection)
             except NotFoundError:
                 kind = "batch"
