@@ -77,7 +77,8 @@ def test_sigterm_ends_streams_requeues_running_work_and_the_next_start_resumes_i
 
     def follow() -> None:
         try:
-            with httpx.stream("GET", f"{server.url}/progress/documents/{document_id}/stream?events=named", timeout=30) as resp:
+            url = f"{server.url}/progress/documents/{document_id}/stream?events=named"
+            with httpx.stream("GET", url, timeout=30) as resp:
                 for item in iter_sse(resp.iter_lines()):
                     if isinstance(item, SSEEvent):
                         events.append(item)
