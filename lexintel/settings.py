@@ -117,6 +117,9 @@ class Settings:
     ping_interval: float = 15.0
     sse_retry_ms: int = 3000
     subscriber_queue: int = 256  # frames buffered per SSE client before coalescing / disconnect
+    # A stream for an id nobody has published yet waits this long (pinging) for an outside worker's first event
+    # when the Redis mirror is on and outside-worker events are accepted; else it is a 404.
+    unknown_stream_wait: float = 60.0
     # Batches: ZIP limits (checked before extraction and again while inflating) and chunked uploads.
     zip_max_entries: int = 1000
     zip_max_total_bytes: int = 10 * 1024 * MB  # uncompressed bytes of one archive
@@ -128,6 +131,9 @@ class Settings:
     upload_sweep_interval: float = 60.0
     # Optional services.
     redis_url: str | None = None
+    # Events published to Redis by the original design's outside workers (no LexIntel instance id): None means
+    # on when AUTH=off, off when accounts are on (anyone able to PUBLISH to Redis could then feed any stream).
+    accept_outside_events: bool | None = None
     auth: str = "on"  # "off": one implicit local admin, for a single-user laptop (logged as a warning)
     instance_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     log_json: bool = False
@@ -150,6 +156,13 @@ class Settings:
     def db_path(self) -> Path:
         """Where the SQLite file lives."""
         return self.database_path or self.data_dir / "lexintel.db"
+
+    @property
+    def outside_events(self) -> bool:
+        """Whether outside workers' events are accepted (``LEXINTEL_ACCEPT_OUTSIDE_EVENTS``; default: AUTH=off)."""
+        if self.accept_outside_events is None:
+            return self.auth == "off"
+        return self.accept_outside_events
 
     @property
     def concurrency(self) -> int:
@@ -183,6 +196,7 @@ class Settings:
             "ping_interval": float,
             "sse_retry_ms": int,
             "subscriber_queue": int,
+            "unknown_stream_wait": float,
             "zip_max_entries": int,
             "zip_max_total_bytes": int,
             "zip_max_ratio": float,
@@ -192,6 +206,7 @@ class Settings:
             "upload_ttl": float,
             "upload_sweep_interval": float,
             "redis_url": _optional_str,
+            "accept_outside_events": _bool,
             "auth": str,
             "instance_id": str,
             "log_json": _bool,

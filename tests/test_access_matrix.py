@@ -125,6 +125,8 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("GET", "/documents/{document_id:str}/status"): e("subject", {200}, _subject("/documents/{}/status", "doc")),
     ("GET", "/progress/documents/{document_id:str}/status"): e(
         "subject", {200}, _subject("/progress/documents/{}/status", "doc")),
+    ("GET", "/api/documents/{document_id:str}/status"): e(
+        "subject", {200}, _subject("/api/documents/{}/status", "doc")),
     ("GET", "/documents/{document_id:str}/text"): e("subject", {200}, _subject("/documents/{}/text", "doc")),
     ("POST", "/documents/{document_id:str}/retry"): e("subject", {202, 409}, lambda c, _: Req(
         "POST", f"/documents/{c.ids['failed_doc']}/retry", subject=c.ids["failed_doc"])),
@@ -136,6 +138,8 @@ MATRIX: dict[tuple[str, str], Entry] = {
         "subject", {200}, _subject("/progress/documents/{}/stream", "doc"), stream=True),
     ("GET", "/batches/{batch_id:str}/stream"): e("subject", {200}, _subject("/batches/{}/stream", "batch"),
                                                  stream=True),
+    ("GET", "/api/batches/{batch_id:str}/stream"): e("subject", {200}, _subject("/api/batches/{}/stream", "batch"),
+                                                     stream=True),
     ("GET", "/cases/{case_id:str}/stream"): e("subject", {200}, _subject("/cases/{}/stream", "case"), stream=True),
     ("GET", "/batches/{batch_id:str}"): e("subject", {200}, _subject("/batches/{}", "batch")),
     ("GET", "/batches/{batch_id:str}/progress"): e("subject", {200}, _subject("/batches/{}/progress", "batch")),

@@ -223,7 +223,7 @@ def test_server_json_logs_stream_lifecycle_and_delivery_latency(
     assert (value(text, "lexintel_event_delivery_latency_seconds_bucket", le="5.0") or 0) == delivered
 
     # a finished document's stream replays and closes: reason "terminal"
-    replay = httpx.get(f"{url}/progress/documents/{document_id}/stream", timeout=10)
+    replay = httpx.get(f"{url}/progress/documents/{document_id}/stream?events=named", timeout=10)
     assert replay.status_code == 200 and "event: complete" in replay.text
     reader.join(10)  # the case stream ends once the reader gives up: reason "client_disconnected"
     wait_for(lambda: value(httpx.get(f"{url}/metrics", timeout=10).text, "lexintel_sse_connections") == 0,

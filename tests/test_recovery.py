@@ -70,7 +70,7 @@ def test_kill_9_mid_extraction_then_restart_finishes_the_document(server_factory
         return body["stage"] == "extracting" and body["pages_done"] >= 3
 
     wait_for(extracting_some_pages, timeout=60, what="extraction under way")
-    before = read_stream(f"{base}/progress/documents/{big_id}/stream",
+    before = read_stream(f"{base}/progress/documents/{big_id}/stream?events=named",
                          until=lambda e: isinstance(e.data, dict) and e.data["stage"] == "extracting"
                          and e.data["items_done"] >= 3)
     server.stop("kill")
@@ -82,14 +82,14 @@ def test_kill_9_mid_extraction_then_restart_finishes_the_document(server_factory
 
     assert wait_for(lambda: terminal(big_id), timeout=120)["status"] == "indexed"
     assert wait_for(lambda: terminal(small_id), timeout=60)["status"] == "indexed"
-    events = read_stream(f"{base}/progress/documents/{big_id}/stream", headers={"Last-Event-ID": "0"})
+    events = read_stream(f"{base}/progress/documents/{big_id}/stream?events=named", headers={"Last-Event-ID": "0"})
     ids = [e.id for e in events]
     assert ids == list(range(1, len(ids) + 1)), ids  # no id reused across the crash
     assert [e.id for e in before] == ids[: len(before)]  # what a client saw before the crash is still history
     assert any("Requeued" in e.data["message"] for e in events if isinstance(e.data, dict))
     assert events[-1].event == "complete" and events[-1].data["progress"] == 100
     # without a cursor a client gets the current run only: the requeued attempt, from queued to complete
-    current = read_stream(f"{base}/progress/documents/{big_id}/stream")
+    current = read_stream(f"{base}/progress/documents/{big_id}/stream?events=named")
     assert "Requeued" in current[0].data["message"] and current[-1].event == "complete"
     assert {e.data["run"] for e in current} == {2}
     progress = [e.data["progress"] for e in current]

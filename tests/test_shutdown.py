@@ -77,7 +77,8 @@ def test_sigterm_ends_streams_requeues_running_work_and_the_next_start_resumes_i
 
     def follow() -> None:
         try:
-            with httpx.stream("GET", f"{server.url}/progress/documents/{document_id}/stream", timeout=30) as resp:
+            url = f"{server.url}/progress/documents/{document_id}/stream?events=named"
+            with httpx.stream("GET", url, timeout=30) as resp:
                 for item in iter_sse(resp.iter_lines()):
                     if isinstance(item, SSEEvent):
                         events.append(item)
@@ -104,7 +105,7 @@ def test_sigterm_ends_streams_requeues_running_work_and_the_next_start_resumes_i
                      timeout=120, what="the requeued document to finish after the restart")
     assert final["status"] == "indexed" and final["pages_total"] == 117, final
 
-    replay = read_stream(f"{restarted.url}/progress/documents/{document_id}/stream", timeout=30)
+    replay = read_stream(f"{restarted.url}/progress/documents/{document_id}/stream?events=named", timeout=30)
     ids = [e.id for e in replay]
     assert ids == list(range(1, len(ids) + 1))  # one history, no id reused or skipped across the restart
     by_id = {e.id: e.raw for e in replay}

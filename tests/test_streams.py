@@ -47,7 +47,7 @@ def test_many_clients_racing_replay_and_live_each_get_an_exact_contiguous_sequen
     case_id = create_case(live)
     big = corpus("GeoTopo")  # 117 pages: a few dozen events while clients come and go
     doc_id = upload(live, case_id, big)[0]
-    url = f"{live.url}/progress/documents/{doc_id}/stream"
+    url = f"{live.url}/progress/documents/{doc_id}/stream?events=named"
 
     def client(n: int) -> tuple[int | None, list[SSEEvent]]:
         # Not synchronisation: joining at a random moment is the point (some replay, some live, some both).
@@ -75,7 +75,7 @@ def test_many_clients_racing_replay_and_live_each_get_an_exact_contiguous_sequen
 def test_a_dropped_client_resumes_with_last_event_id_exactly(live: LiveServer) -> None:
     case_id = create_case(live)
     doc_id = upload(live, case_id, corpus("GeoTopo"))[0]
-    url = f"{live.url}/progress/documents/{doc_id}/stream"
+    url = f"{live.url}/progress/documents/{doc_id}/stream?events=named"
     first = read_stream(url, until=lambda e: e.id == 7)  # drop after event 7
     assert [e.id for e in first] == list(range(1, 8))
     rest = read_stream(url, headers={"Last-Event-ID": "7"})
@@ -84,7 +84,7 @@ def test_a_dropped_client_resumes_with_last_event_id_exactly(live: LiveServer) -
     assert rest[0].id == 8 and complete[-1].event == "complete"
     # query-parameter form for clients that cannot set headers
     middle = complete[len(complete) // 2].id  # event counts depend on machine speed: pick a position
-    via_query = read_stream(url + f"?last_event_id={middle}")
+    via_query = read_stream(url + f"&last_event_id={middle}")
     assert [e.id for e in via_query] == [e.id for e in complete][middle:]
     # the client already has the terminal event: 204 stops EventSource from reconnecting
     last = complete[-1].id
@@ -97,7 +97,7 @@ def test_a_dropped_client_resumes_with_last_event_id_exactly(live: LiveServer) -
 def test_cursor_beyond_the_log_gets_a_reset_event_with_the_current_state(live: LiveServer) -> None:
     case_id = create_case(live)
     doc_id = upload(live, case_id, corpus("minimal-document"))[0]
-    url = f"{live.url}/progress/documents/{doc_id}/stream"
+    url = f"{live.url}/progress/documents/{doc_id}/stream?events=named"
     wait_for(lambda: httpx.get(f"{live.url}/documents/{doc_id}/status").json()["status"] == "indexed")
     case_url = f"{live.url}/cases/{case_id}/stream"
     events = read_stream(case_url, headers={"Last-Event-ID": "999999"}, until=lambda e: True)
@@ -159,7 +159,7 @@ def test_disconnects_leave_no_subscribers(live: LiveServer) -> None:
     slow = live.services.settings.data_dir.parent / "slow.pdf"
     slow.write_bytes(slow_pdf(600_000))  # stays in extraction while clients come and go
     doc_id = upload(live, case_id, slow)[0]
-    urls = [f"{live.url}/cases/{case_id}/stream", f"{live.url}/progress/documents/{doc_id}/stream"]
+    urls = [f"{live.url}/cases/{case_id}/stream", f"{live.url}/progress/documents/{doc_id}/stream?events=named"]
     clients = []
     for i in range(20):
         cm = httpx.stream("GET", urls[i % 2], timeout=30)

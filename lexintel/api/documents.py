@@ -75,12 +75,15 @@ async def show_document(document_id: str, svc: Svc) -> Document:
     return msgspec.convert(document_json(svc.records.document(document_id)), Document)
 
 
-@get(["/documents/{document_id:str}/status", "/progress/documents/{document_id:str}/status"], tags=["documents"])
+@get(["/documents/{document_id:str}/status", "/progress/documents/{document_id:str}/status",
+      "/api/documents/{document_id:str}/status"], tags=["documents"])
 async def document_status(document_id: str, svc: Svc) -> DocumentStatus:
-    """Polling fallback for the stream: status, stage, progress, pages, error."""
+    """Polling fallback for the stream: status, stage, progress, pages, error (``processing_status`` is
+    ``status`` under the name the original design's 003 hook reads)."""
     row = svc.records.document(document_id)
     body = _status_json(row)
     body["last_event_id"] = svc.events.last_id(stream_key("document", document_id))
+    body["processing_status"] = body["status"]
     return msgspec.convert(body, DocumentStatus)
 
 

@@ -23,7 +23,7 @@ from litestar.response.streaming import ASGIStreamingResponse
 
 from lexintel.events.broadcaster import Broadcaster, Subscription
 from lexintel.events.log import EventLog, StoredEvent
-from lexintel.events.schema import encode_frame
+from lexintel.events.schema import encode_frame, encode_unnamed_frame
 from lexintel.observability.logging import log_event
 
 if TYPE_CHECKING:
@@ -40,7 +40,9 @@ log = logging.getLogger("lexintel.sse")
 PING = b": ping\n\n"
 
 
-def _frame(event: StoredEvent, name: str | None = None) -> bytes:
+def _frame(event: StoredEvent, name: str | None = None, unnamed: bool = False) -> bytes:
+    if unnamed:
+        return encode_unnamed_frame(event.id, event.data)
     return encode_frame(event.id, name or event.name, event.data)
 
 
@@ -63,6 +65,12 @@ class SSESession:
     closes_on_terminal: bool
     ping_interval: float
     retry_ms: int
+    unnamed: bool = False
+    """Send frames without ``event:`` lines (the original design's document stream, ``onmessage``); live
+    frames then use the :attr:`Frame.unnamed` bytes encoded once by the emitter, never re-encoded here."""
+    wait_for_subject: float = 0.0
+    """Seconds to wait for a first event when the stream's subject is not known yet (an outside worker may
+    still publish it); pings meanwhile; then the stream ends. 0: the subject exists."""
     _sub: Subscription | None = None
     # Observability: latency of each live frame (seconds since publication) and the reason a stream ended.
     on_deliver: Callable[[float], None] | None = None
@@ -104,7 +112,7 @@ class SSESession:
         if self.last_event_id > latest.id or self.last_event_id < first - 1:
             # The cursor is from a log we no longer have (pruned, or another database): send the current
             # state as a `reset` event, then continue live from there.
-            return latest.id, _frame(latest, "reset")
+            return latest.id, _frame(latest, "reset", self.unnamed)
         return self.last_event_id, b""
 
     async def frames(self) -> AsyncGenerator[bytes, None]:
@@ -121,7 +129,7 @@ class SSESession:
                 out = [head] if head else []
                 head = b""
                 for event in page:
-                    out.append(_frame(event))
+                    out.append(_frame(event, unnamed=self.unnamed))
                     cursor = self._last_sent = event.id
                     if event.terminal and self.closes_on_terminal:
                         self._close_reason = "terminal"
@@ -131,17 +139,24 @@ class SSESession:
                     yield b"".join(out)
                 if len(page) < REPLAY_PAGE:
                     break
+            unnamed = self.unnamed
+            waiting_until = time.monotonic() + self.wait_for_subject if self.wait_for_subject and not cursor else 0.0
             while True:  # live
                 batch = await sub.next_batch(self.ping_interval)
                 if batch is None:
+                    if waiting_until and time.monotonic() >= waiting_until:
+                        self._close_reason = "unknown_subject"
+                        yield f": closed (nothing published yet)\nretry: {self.retry_ms}\n\n".encode()
+                        return
                     yield PING
                     continue
+                waiting_until = 0.0
                 out = []
                 published: list[float] = []
                 for frame in batch:
                     if frame.id <= cursor:
                         continue  # already sent during replay
-                    out.append(frame.payload)
+                    out.append(frame.unnamed or frame.payload if unnamed else frame.payload)
                     published.append(frame.published)
                     cursor = self._last_sent = frame.id
                     if frame.terminal and self.closes_on_terminal:

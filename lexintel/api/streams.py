@@ -1,6 +1,18 @@
 """SSE endpoints: one document, one batch, or a whole case on one connection.
 
 Resume point: the ``Last-Event-ID`` header (what EventSource sends on reconnect) or ``?last_event_id=``.
+
+Event names follow the original design's clients on its paths (seed-clients/README.md): the document stream
+sends unnamed events (``EventSource.onmessage``); ``?events=named`` opts into LexIntel's names
+(``progress``/``complete``/``error``/``reset``), which LexIntel's CLI uses to see the terminal event. The batch
+stream (also at ``/api/batches/{id}/stream``) names the batch's own events ``progress``/``complete``/``error`` and
+its documents' events ``document``. The case stream (LexIntel's page) always uses LexIntel's names.
+
+A stream for an id this instance has never heard of, when the Redis mirror is on and outside-worker events are
+accepted (``LEXINTEL_ACCEPT_OUTSIDE_EVENTS``), waits up to ``LEXINTEL_UNKNOWN_STREAM_WAIT`` seconds (pinging) for
+a first event instead of a 404: the original design's test connects before the worker publishes. With accounts
+on, only admins reach that point (the auth guard answers 404 to anyone else for an id without a case), and only
+when outside events are enabled (off by default with accounts).
 """
 
 from __future__ import annotations
@@ -34,16 +46,32 @@ def _cursor(request: Request[Any, Any, Any], query_value: str | None) -> int | N
     return value
 
 
-async def require_subject(svc: Svc, kind: StreamKind, ident: str, lookup: Callable[[str], object]) -> None:
-    """404 unless this instance has the row, or (Redis mirror) another instance's events for it."""
+async def require_subject(svc: Svc, kind: StreamKind, ident: str, lookup: Callable[[str], object]) -> float:
+    """404 unless this instance has the row, or (Redis mirror) another instance's events for it, or it may still
+    come from an outside worker; returns how long the stream should wait for a first event (0: it exists)."""
     try:
         lookup(ident)
     except NotFound:
-        if svc.mirror is None or not await svc.mirror.adopt(stream_key(kind, ident)):
+        if svc.mirror is None:
             raise
+        if await svc.mirror.adopt(stream_key(kind, ident)):
+            return 0.0
+        if kind == "case" or not svc.settings.outside_events or svc.settings.unknown_stream_wait <= 0:
+            raise
+        return svc.settings.unknown_stream_wait
+    return 0.0
 
 
-def open_stream(svc: Svc, kind: StreamKind, ident: str, cursor: int | None) -> ASGIResponse:
+def _unnamed(events: str | None) -> bool:
+    if events is None or events == "":
+        return True
+    if events != "named":
+        raise BadRequest("bad_events", f"events must be 'named' (or absent for unnamed events), got {events!r}.")
+    return False
+
+
+def open_stream(svc: Svc, kind: StreamKind, ident: str, cursor: int | None, *, unnamed: bool = False,
+                wait: float = 0.0) -> ASGIResponse:
     """204 if the client already has the terminal event, else an SSE response."""
     key = stream_key(kind, ident)
     closes = kind != "case"
@@ -51,30 +79,39 @@ def open_stream(svc: Svc, kind: StreamKind, ident: str, cursor: int | None) -> A
         return ASGIResponse(status_code=204)
     s = svc.settings
     session = SSESession(svc.events, svc.broadcaster, key, cursor, closes, s.ping_interval, s.sse_retry_ms,
-                         on_deliver=svc.metrics.observe_delivery, on_close=svc.metrics.stream_closed)
+                         on_deliver=svc.metrics.observe_delivery, on_close=svc.metrics.stream_closed,
+                         unnamed=unnamed, wait_for_subject=wait)
     return SSEResponse(session)
 
 
 _LAST = Parameter(default=None, description="Resume after this event id")
+_EVENTS = Parameter(default=None, description="'named': LexIntel's event names; absent: unnamed events "
+                    "(the original design's EventSource.onmessage clients)")
 
 
 @get("/progress/documents/{document_id:str}/stream", tags=["streams"], media_type=SSE_MEDIA_TYPE,
      responses=SSE_RESPONSES)
 async def document_stream(
-    document_id: str, request: Request[Any, Any, Any], svc: Svc, last_event_id: str | None = _LAST
+    document_id: str, request: Request[Any, Any, Any], svc: Svc, last_event_id: str | None = _LAST,
+    events: str | None = _EVENTS,
 ) -> ASGIResponse:
-    """Live progress of one document; closes after its terminal event."""
-    await require_subject(svc, "document", document_id, svc.records.document)
-    return open_stream(svc, "document", document_id, _cursor(request, last_event_id))
+    """Live progress of one document (unnamed events unless ``?events=named``); closes after its terminal event."""
+    unnamed = _unnamed(events)
+    cursor = _cursor(request, last_event_id)
+    wait = await require_subject(svc, "document", document_id, svc.records.document)
+    return open_stream(svc, "document", document_id, cursor, unnamed=unnamed, wait=wait)
 
 
-@get("/batches/{batch_id:str}/stream", tags=["streams"], media_type=SSE_MEDIA_TYPE, responses=SSE_RESPONSES)
+@get(["/batches/{batch_id:str}/stream", "/api/batches/{batch_id:str}/stream"], tags=["streams"],
+     media_type=SSE_MEDIA_TYPE, responses=SSE_RESPONSES)
 async def batch_stream(
     batch_id: str, request: Request[Any, Any, Any], svc: Svc, last_event_id: str | None = _LAST
 ) -> ASGIResponse:
-    """Live progress of a batch and its documents; closes after the batch's terminal event."""
-    await require_subject(svc, "batch", batch_id, svc.records.batch)
-    return open_stream(svc, "batch", batch_id, _cursor(request, last_event_id))
+    """Live progress of a batch (``progress``/``complete``/``error``) and its documents (``document``); closes
+    after the batch's terminal event."""
+    cursor = _cursor(request, last_event_id)
+    wait = await require_subject(svc, "batch", batch_id, svc.records.batch)
+    return open_stream(svc, "batch", batch_id, cursor, wait=wait)
 
 
 @get("/cases/{case_id:str}/stream", tags=["streams"], media_type=SSE_MEDIA_TYPE, responses=SSE_RESPONSES)

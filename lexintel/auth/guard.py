@@ -31,6 +31,7 @@ __all__ = ["SSE_ROUTES", "auth_guard", "provide_caller"]
 SSE_ROUTES = frozenset({
     "/progress/documents/{document_id}/stream",
     "/batches/{batch_id}/stream",
+    "/api/batches/{batch_id}/stream",
     "/cases/{case_id}/stream",
 })
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

@@ -212,7 +212,7 @@ class Upload:
         for item in body["documents"]:
             self.board.note(f"document {item['id']}: {item['filename']}  (lexintel watch {item['id']})")
             if item["status"] != "failed":
-                self._group.start_soon(self._follow, f"/progress/documents/{segment(item['id'])}/stream")
+                self._group.start_soon(self._follow, f"/progress/documents/{segment(item['id'])}/stream?events=named")
 
     async def follow_batch(self, batch_id: str, label: str) -> None:
         """Follow a batch's stream (once), returning as soon as it is open (the reading goes on in ``tg``), so

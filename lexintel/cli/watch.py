@@ -41,7 +41,7 @@ async def run_watch(session: Session, ident: str, *, json_out: bool = False, out
     async with session.connect(board) as conn:
         kind = await _kind(conn, ident)
         board.title = f"{kind} {ident}"
-        stream = f"/progress/documents/{segment(ident)}/stream" if kind == "document" else \
+        stream = f"/progress/documents/{segment(ident)}/stream?events=named" if kind == "document" else \
             f"/batches/{segment(ident)}/stream"
         if kind == "batch":
             board.add_batch(ident, "batch")

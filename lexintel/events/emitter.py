@@ -21,7 +21,8 @@ from lexintel.clock import utc_now_iso
 from lexintel.events.broadcaster import Broadcaster
 from lexintel.events.log import EventLog
 from lexintel.events.model import ProgressEvent, encode_event, with_stream_id
-from lexintel.events.schema import Frame, encode_frame, encode_json, stream_key
+from lexintel.events.schema import Frame, encode_frame, encode_json, encode_unnamed_frame, stream_key
+from lexintel.events.seed import body_with_seed_fields, document_event_name, with_seed_fields
 from lexintel.store.db import Database
 
 __all__ = ["EmittedEvent", "Emitter", "IngestedEvent", "Listener", "Write"]
@@ -109,14 +110,19 @@ class Emitter:
             targets.append((subject, event.run, terminal_name if terminal else "progress"))
         if batch_id and not (document_id and self._batch_closed(batch_id)):
             batch_terminal = terminal and document_id is None
-            targets.append((stream_key("batch", batch_id), 0, terminal_name if batch_terminal else "progress"))
+            # A document's own events go on its batch stream under their own name (seed 004 clients draw the
+            # batch bar from `progress`).
+            batch_name = document_event_name() if document_id else "progress"
+            targets.append((stream_key("batch", batch_id), 0, terminal_name if batch_terminal else batch_name))
             if batch_terminal:
                 self._closed_batches[batch_id] = True
         targets.append((stream_key("case", event.case_id or ""), 0, "progress"))
 
         ids: dict[str, int] = {}
         frames: list[tuple[str, Frame]] = []
-        encoded = encode_event(event)  # once: the streams' copies differ only by id
+        # Once: the streams' copies differ only by id (plus the original design's field names, seed.py).
+        encoded = with_seed_fields(encode_event(event), document_id, event.status, event.stage_progress,
+                                   event.error)
         with self._db.transaction() as conn:
             if write is not None:
                 write(conn)
@@ -125,8 +131,9 @@ class Emitter:
                 data_json = with_stream_id(event_id, encoded)
                 self._log.append(conn, stream, event_id, stream_run, name, data_json)
                 payload = encode_frame(event_id, name, data_json)
+                unnamed = encode_unnamed_frame(event_id, data_json) if stream == subject and document_id else b""
                 ids[stream] = event_id
-                frames.append((stream, Frame(event_id, name, subject, payload)))
+                frames.append((stream, Frame(event_id, name, subject, payload, unnamed=unnamed)))
         self._log.commit_ids(ids)
 
         for stream, frame in frames:
@@ -156,14 +163,16 @@ class Emitter:
                 if known is None:
                     known = self._log.last_id(event.stream)
                 event_id = event.id if event.id is not None else known + 1
-                data_json = encode_json({"id": event_id, **event.body})
+                data_json = body_with_seed_fields(encode_json({"id": event_id, **event.body}), event.body)
                 inserted = self._log.append_new(conn, event.stream, event_id, event.run, event.name, data_json)
                 last[event.stream] = max(known, event_id)
                 if inserted:
                     appended.append(IngestedEvent(event.stream, event_id, event.run, event.name, event.subject,
                                                   event.body))
+                    unnamed = encode_unnamed_frame(event_id, data_json) if event.stream.startswith("document:") else b""
                     frames.append((event.stream, Frame(event_id, event.name, event.subject,
-                                                       encode_frame(event_id, event.name, data_json))))
+                                                       encode_frame(event_id, event.name, data_json),
+                                                       unnamed=unnamed)))
         self._log.commit_ids(last)
         if broadcast:
             for stream, frame in frames:

@@ -8,10 +8,14 @@ Two shapes arrive on ``document:{id}:progress`` / ``batch:{id}:progress``:
 * an outside worker's event in the original design's shape (``document_id, status, step, progress, message,
   timestamp`` and maybe ``error``): no ids, no instance. It is translated to a ProgressEvent and takes the next
   local id of its document stream.
+* an outside batch worker's ``BatchProgressEvent`` on ``batch:{id}:progress`` (seed 004: ``stage``,
+  ``progress_percentage``, ``error_details``…, no ids): translated to a batch-level ProgressEvent that takes
+  the next local id of its batch stream.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from lexintel.clock import utc_now_iso
@@ -19,6 +23,7 @@ from lexintel.events.emitter import IngestedEvent
 from lexintel.events.log import StoredEvent
 from lexintel.events.model import EventError, ProgressEvent, event_fields
 from lexintel.events.schema import StreamKind
+from lexintel.events.seed import document_event_name
 from lexintel.pipeline.stages import stage_for_step
 
 __all__ = [
@@ -26,6 +31,7 @@ __all__ = [
     "ForeignEventError",
     "channel_stream",
     "from_instance",
+    "from_outside_batch",
     "from_outside_worker",
     "stage_for",
     "targets",
@@ -59,7 +65,9 @@ def stage_for(step: str, status: str) -> str:
 
 def _event_name(kind: StreamKind, body: dict[str, Any], terminal: bool) -> str:
     """The same naming rule as the Emitter: terminal names only on the subject's own stream."""
-    if not terminal or kind == "case" or (kind == "batch" and body.get("document_id")):
+    if kind == "batch" and body.get("document_id"):
+        return document_event_name()
+    if not terminal or kind == "case":
         return "progress"
     return "error" if body.get("status") == "failed" else "complete"
 
@@ -152,3 +160,69 @@ def from_outside_worker(document_id: str, message: dict[str, Any], latest: Store
     body = event_fields(event)
     stream = f"document:{document_id}"
     return IngestedEvent(stream, None, run, _event_name("document", body, terminal), stream, body)
+
+
+_BATCH_DONE = ("completed", "complete", "done", "finished")
+_BATCH_FAILED = ("failed", "error")
+
+
+def _number(message: dict[str, Any], key: str) -> float:
+    value = message.get(key)
+    if value is None:
+        return 0.0
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ForeignEventError(f"{key} must be a number, got {value!r}")
+    return float(value)
+
+
+def from_outside_batch(batch_id: str, message: dict[str, Any], latest: StoredEvent | None) -> IngestedEvent:
+    """Translate the original batch worker's ``BatchProgressEvent`` (``stage, message, progress_percentage,
+    sheets_total, sheets_processed, elapsed_seconds, timestamp, error_details``: no ids inside).
+
+    Its ``progress_percentage`` is progress within the stage: it becomes ``stage_progress`` (and is sent back as
+    ``progress_percentage``); the overall ``progress`` is kept non-decreasing. A stage named completed/done ends
+    the stream with ``complete``; ``failed``/``error`` or ``error_details`` with ``error``.
+    """
+    stage_name = message.get("stage")
+    if not isinstance(stage_name, str) or not stage_name:
+        raise ForeignEventError("outside batch event without a string 'stage'")
+    lowered = stage_name.strip().lower()
+    details = message.get("error_details")
+    status = "processing"
+    if lowered in _BATCH_FAILED or (isinstance(details, str) and details):
+        status = "failed"
+    elif lowered in _BATCH_DONE:
+        status = "completed"
+    percentage = min(100.0, max(0.0, _number(message, "progress_percentage")))
+    before = 0.0
+    if latest is not None and not latest.terminal:
+        before = float(_previous_progress(latest))
+    terminal = status != "processing"
+    timestamp = message.get("timestamp")
+    event = ProgressEvent(
+        batch_id=batch_id,
+        case_id=None,
+        status=status,
+        stage=stage_for(stage_name, status),
+        step=stage_name,
+        progress=100.0 if status == "completed" else max(before, percentage),
+        stage_progress=round(percentage, 2),
+        items_total=int(_number(message, "sheets_total")),
+        items_done=int(_number(message, "sheets_processed")),
+        message=str(message.get("message") or ""),
+        elapsed_seconds=_number(message, "elapsed_seconds"),
+        timestamp=timestamp if isinstance(timestamp, str) and timestamp else utc_now_iso(),
+        error=EventError("worker_failed", details if isinstance(details, str) and details else "failed")
+        if status == "failed" else None,
+    )
+    body = event_fields(event)
+    stream = f"batch:{batch_id}"
+    return IngestedEvent(stream, None, 0, _event_name("batch", body, terminal), stream, body)
+
+
+def _previous_progress(latest: StoredEvent) -> float:
+    try:
+        value = json.loads(latest.data).get("progress", 0)
+    except (ValueError, AttributeError):
+        return 0.0
+    return float(value) if isinstance(value, int | float) else 0.0

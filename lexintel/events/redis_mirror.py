@@ -3,8 +3,13 @@
 Out: an :class:`Emitter` listener puts each local event on a bounded queue (drop-oldest, counted: Redis
 slowness never delays the pipeline or local streams); one publisher task sends them, pipelined, to
 ``document:{id}:progress`` and ``batch:{id}:progress`` (the ProgressEvent JSON + ``instance_id``, ``ids``,
-``terminal``) and appends them to a Redis Stream per subject, ``{channel}:log`` (entry id ``<event id>-0``,
-``MAXLEN ~``, one-hour TTL), plus ``case:{id}:progress:log`` for case streams.
+``terminal``) and appends them to a Redis Stream per subject under LexIntel's own key,
+``lexintel:stream:{kind}:{id}`` (entry id ``<event id>-0``, ``MAXLEN ~``, one-hour TTL), case streams included.
+The original design's keys stay the original design's: for a batch's own events the mirror also keeps
+``batch:{id}:progress:current`` (string) and ``batch:{id}:progress:log`` (list), both in the original
+``BatchProgressEvent`` shape with a one-hour TTL, so its documented ``redis-cli GET``/``LRANGE`` work.
+(Before, LexIntel's Redis Stream sat at ``{channel}:log``, the very key the original design keeps as a list;
+logs still under that old name are read when the new key has nothing, so an upgrade loses no history.)
 
 In: a pattern subscription delivers other instances' events (own echoes skipped by ``instance_id``) through
 :meth:`Emitter.ingest`, which appends them to this instance's log **under the origin's ids** and broadcasts
@@ -45,14 +50,16 @@ from lexintel.events.foreign import (
     ForeignEventError,
     channel_stream,
     from_instance,
+    from_outside_batch,
     from_outside_worker,
     targets,
 )
 from lexintel.events.log import EventLog
 from lexintel.events.model import event_fields
 from lexintel.events.schema import encode_json
+from lexintel.events.seed import batch_progress_event
 
-__all__ = ["PATTERNS", "MirrorState", "RedisMirror", "log_key"]
+__all__ = ["PATTERNS", "MirrorState", "RedisMirror", "legacy_log_key", "log_key"]
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +76,22 @@ ADOPT_GRACE = 0.5  # seconds a stream request for an unknown id waits for the or
 
 
 def log_key(stream: str) -> str:
-    """The Redis Stream holding ``stream``'s recent history, e.g. ``document:<id>:progress:log``."""
+    """The Redis Stream holding ``stream``'s recent history, e.g. ``lexintel:stream:document:<id>``."""
+    return f"lexintel:stream:{stream}"
+
+
+def legacy_log_key(stream: str) -> str:
+    """Where LexIntel kept that Redis Stream before (read on upgrade only; for batches it is now the original
+    design's list)."""
     return f"{stream}:progress:log"
+
+
+def _original_batch_commands(pipe: Pipeline, batch_id: str, body: dict[str, Any]) -> None:
+    """The seed 004 publisher's storage: current event and activity log, each with a one-hour TTL."""
+    original = json.dumps(batch_progress_event(body), ensure_ascii=False)
+    pipe.setex(f"batch:{batch_id}:progress:current", LOG_TTL, original)
+    pipe.rpush(f"batch:{batch_id}:progress:log", original)
+    pipe.expire(f"batch:{batch_id}:progress:log", LOG_TTL)
 
 
 def _redact(url: str) -> str:
@@ -237,6 +258,8 @@ class RedisMirror:
             payload = encode_json({"id": ids[stream], **body, **extra})
             if kind != "case":  # case streams have no channel: they are fed from document/batch messages
                 pipe.publish(f"{stream}:progress", payload)
+            if kind == "batch" and not body.get("document_id"):
+                _original_batch_commands(pipe, ident, body)
             key = log_key(stream)
             pipe.xadd(key, {"e": payload}, id=f"{ids[stream]}-0", maxlen=LOG_MAXLEN, approximate=True)
             if now - self._expired_at.get(key, -EXPIRE_REFRESH) >= EXPIRE_REFRESH:
@@ -277,11 +300,10 @@ class RedisMirror:
                 if not isinstance(decoded, dict):
                     raise ForeignEventError("not a JSON object")
                 if "instance_id" not in decoded:  # an outside worker, original design's shape
-                    if kind != "document":
-                        raise ForeignEventError("outside-worker events go to document channels")
                     self._flush(pending)  # its run/id depend on what is already logged
                     pending = []
-                    self._flush([from_outside_worker(ident, decoded, self._log.latest(f"document:{ident}"))])
+                    translate = from_outside_worker if kind == "document" else from_outside_batch
+                    self._flush([translate(ident, decoded, self._log.latest(f"{kind}:{ident}"))])
                     continue
                 events = [from_instance(stream, decoded) for stream in targets(kind, ident, decoded)]
             except (ValueError, ForeignEventError) as exc:
@@ -305,8 +327,13 @@ class RedisMirror:
 
     async def _fill(self, client: Redis, stream: str, after: int, before: int | None = None) -> int:
         """Append ``stream``'s events with ``after < id < before`` from its Redis log, in order."""
-        entries = await client.xrange(log_key(stream), min=f"({after}-0",
-                                      max="+" if before is None else f"({before}-0")
+        low, high = f"({after}-0", "+" if before is None else f"({before}-0"
+        entries = await client.xrange(log_key(stream), min=low, max=high)
+        if not entries:
+            try:  # a log written before the key was renamed (upgrade); WRONGTYPE: the original design's list
+                entries = await client.xrange(legacy_log_key(stream), min=low, max=high)
+            except ResponseError:
+                entries = []
         events: list[IngestedEvent] = []
         for _entry_id, fields in entries or ():
             try:

@@ -13,6 +13,7 @@ __all__ = [
     "Frame",
     "encode_frame",
     "encode_json",
+    "encode_unnamed_frame",
     "stream_key",
 ]
 
@@ -36,6 +37,11 @@ def encode_frame(event_id: int, name: str, data_json: str) -> bytes:
     return f"id: {event_id}\nevent: {name}\ndata: {data_json}\n\n".encode()
 
 
+def encode_unnamed_frame(event_id: int, data_json: str) -> bytes:
+    """One SSE frame without an ``event:`` line: browsers hand it to ``EventSource.onmessage``."""
+    return f"id: {event_id}\ndata: {data_json}\n\n".encode()
+
+
 @dataclass(frozen=True, slots=True)
 class Frame:
     """An event ready to write to any number of SSE clients: encoded once, shared by all subscribers.
@@ -50,6 +56,9 @@ class Frame:
     subject: str
     payload: bytes
     published: float = field(default_factory=time.monotonic, compare=False)
+    unnamed: bytes = b""
+    """The same frame without its ``event:`` line, for the original design's document-stream clients
+    (``EventSource.onmessage``); built once next to ``payload``, only for document streams."""
 
     @property
     def terminal(self) -> bool:

@@ -91,6 +91,8 @@ class DocumentStatus(Body):
     run: int
     last_event_id: int | UnsetType = UNSET
     """The document stream's newest event id (the status endpoints; a retry's answer has none)."""
+    processing_status: str | UnsetType = UNSET
+    """Same as ``status``, for the original design's 003 hook (the status endpoints; a retry's answer has none)."""
 
 
 class PageText(Body):
