@@ -168,3 +168,49 @@ def test_a_retry_of_a_failed_document_is_a_new_run_from_page_1(
     current = read_stream(f"{restarted.url}/progress/documents/{document_id}/stream", timeout=30)
     extracting = [e.data for e in current if isinstance(e.data, dict) and e.data["stage"] == "extracting"]
     assert extracting[0]["message"] == "Extracting text from deposition.pdf"
+
+
+def test_a_batch_of_one_big_and_several_small_documents_reports_progress_by_pages(
+    server_factory: Callable[..., ServerProcess],
+) -> None:
+    server = server_factory(LEXINTEL_EXTRACTION_WORKERS="2")
+    url = server.url
+    case_id = httpx.post(f"{url}/cases", json={"name": "batch by work"}, timeout=10).json()["id"]
+    files = [("files", ("big.pdf", text_pdf(120, "big")))]
+    files += [("files", (f"small-{i}.pdf", text_pdf(1, f"small{i}"))) for i in range(4)]
+    resp = httpx.post(f"{url}/cases/{case_id}/documents", files=files, timeout=60)
+    assert resp.status_code == 202, resp.text
+    batch_id = resp.json()["batch_id"]
+    events = read_stream(f"{url}/batches/{batch_id}/stream", timeout=300)
+    assert events[-1].event == "complete" and events[-1].data["progress"] == 100
+    assert events[0].data["items_done"] == 0  # files received is not documents done ("5/5 · 10%")
+
+    latest: dict[str, dict[str, Any]] = {}  # document id -> its last event
+    pages: dict[str, int] = {}  # document id -> its page count, once extraction said it
+    checked = discriminating = 0
+    for event in events:
+        body = event.data
+        if not isinstance(body, dict):
+            continue
+        if body["document_id"] is not None:
+            latest[body["document_id"]] = body
+            if body["stage"] == "extracting" and body["items_total"]:
+                pages[body["document_id"]] = body["items_total"]
+            continue
+        if body["status"] != "processing" or body["stage"] not in ("extracting", "chunking", "indexing"):
+            continue
+        if len(pages) < 5:
+            continue  # before every page count is known the weights are estimated from bytes
+        done = sum(pages[d] * (100.0 if b["status"] != "processing" else b["progress"]) for d, b in latest.items())
+        expected = 20.0 + 80.0 * done / (100.0 * sum(pages.values()))
+        assert abs(body["progress"] - expected) < 3.0, (body, expected)
+        checked += 1
+        # counted by documents, four finished of five would be at least 84 %: by pages it is far less
+        by_count = 20.0 + 80.0 * sum(100.0 if b["status"] != "processing" else b["progress"]
+                                     for b in latest.values()) / 500.0
+        if by_count - expected > 6:  # the two measures tell apart: the batch follows the pages
+            assert body["progress"] < by_count - 6, (body, by_count)
+            discriminating += 1
+    assert checked >= 3 and discriminating >= 1
+    report = httpx.get(f"{url}/batches/{batch_id}", timeout=10).json()
+    assert report["counts"]["indexed"] == 5 and report["counts"]["failed"] == 0
