@@ -19,6 +19,7 @@ import httpx
 
 from tests.support import ServerProcess, SSEEvent, iter_sse, read_stream, scrape_metrics, wait_for
 from tests.support.pdfs import text_pdf
+from tests.test_ingest import new_case, upload, wait_terminal
 
 PAGES = 240  # a few hundred pages: many seconds of extraction on this machine
 
@@ -214,3 +215,30 @@ def test_a_batch_of_one_big_and_several_small_documents_reports_progress_by_page
     assert checked >= 3 and discriminating >= 1
     report = httpx.get(f"{url}/batches/{batch_id}", timeout=10).json()
     assert report["counts"]["indexed"] == 5 and report["counts"]["failed"] == 0
+
+
+def test_interrupted_after_its_last_page_a_document_is_not_extracted_again(make_client: Any) -> None:
+    """A crash during chunking or indexing: every page is stored, so the resumed run only rebuilds the passages
+    (also for a format that cannot start mid-file, like plain text)."""
+    client = make_client()
+    case_id = new_case(client)
+    doc_id = upload(client, case_id, ("notes.txt", b"the lessee shall indemnify the lessor\n" * 50))["document_ids"][0]
+    assert wait_terminal(client, doc_id)["status"] == "indexed"
+    db_path = client.app.state.services.settings.db_path
+    client.__exit__(None, None, None)
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("UPDATE documents SET status='processing', stage='indexing', progress=90 WHERE id=?", (doc_id,))
+        conn.execute("DELETE FROM chunks WHERE document_id=?", (doc_id,))
+
+    again = make_client()
+    final = wait_terminal(again, doc_id)
+    assert final["status"] == "indexed" and final["pages_done"] == final["pages_total"] == 1 and final["chunks"] > 0
+    assert again.app.state.services.pipeline.stats.pages_extracted == 0  # nothing extracted a second time
+    hits = again.get("/search", params={"q": "indemnify", "case_id": case_id}).json()["hits"]
+    assert {h["document_id"] for h in hits} == {doc_id}
+    assert len(again.get(f"/documents/{doc_id}/text").json()["pages"]) == 1
+    with sqlite3.connect(db_path) as conn:
+        messages = [r[0] for r in conn.execute("SELECT data FROM events WHERE stream=? ORDER BY id",
+                                               (f"document:{doc_id}",))]
+    assert any("interrupted by a server restart; resuming after its last page" in m for m in messages)
+    assert any("notes.txt: every page was extracted before the restart (1/1)" in m for m in messages)

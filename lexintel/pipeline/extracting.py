@@ -28,6 +28,10 @@ async def run(ctx: StageContext) -> None:
     doc, settings = ctx.doc, ctx.settings
     doc.paced_since = time.monotonic()
     start = doc.next_page
+    if start and doc.pages_total and start >= doc.pages_total:  # interrupted after its last page
+        ctx.begin(f"{doc.filename}: every page was extracted before the restart ({doc.pages_done}/{doc.pages_total})",
+                  items_total=doc.pages_total, items_done=doc.pages_done)
+        return
     if start:
         ctx.begin(f"Resuming {doc.filename} at page {start + 1}", items_total=doc.pages_total,
                   items_done=doc.pages_done)
@@ -42,8 +46,10 @@ async def run(ctx: StageContext) -> None:
                 )
                 if step["error"] is not None:
                     raise DocumentFailed(*step["error"])
-                _pages_done(ctx, step["pages"], int(step["total"]), final=step["next"] is None)
-                doc.pages.extend(step["pages"])
+                # a format that cannot start mid-file returns its pages from the first: keep only new ones
+                new_pages = [page for page in step["pages"] if page[0] > doc.next_page]
+                _pages_done(ctx, new_pages, int(step["total"]), final=step["next"] is None)
+                doc.pages.extend(new_pages)
                 if step["next"] is None:
                     return
                 start = int(step["next"])
