@@ -32,10 +32,11 @@ def serve(settings: Settings) -> int:
     app = create_app(settings)
     config = uvicorn_config(  # + header/body deadlines, half-open socket cap, proxy trust (api/http_edge.py)
         app, settings, lifespan="on", log_level=settings.log_level.lower(),
-        backlog=4096, timeout_graceful_shutdown=10, access_log=False, log_config=None,
+        backlog=4096, timeout_graceful_shutdown=int(settings.shutdown_grace) + 15,  # streams outlast the drain
+        access_log=False, log_config=None,
     )
 
-    def on_signal() -> None:  # SIGTERM/SIGINT: stop uploads, end streams, start the drain clock
+    def on_signal() -> None:  # SIGTERM/SIGINT: stop uploads, start the drain; streams end after it
         services = getattr(app.state, "services", None)
         if services is not None:
             begin_shutdown(services)

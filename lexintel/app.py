@@ -33,7 +33,7 @@ from lexintel.auth.service import start_auth
 from lexintel.errors import AppError, is_disk_full
 from lexintel.instrumentation import instrument
 from lexintel.observability.middleware import RequestLogMiddleware
-from lexintel.observability.shutdown import begin_shutdown
+from lexintel.observability.shutdown import begin_shutdown, finish_shutdown
 from lexintel.services import Services, provide_services
 from lexintel.settings import Settings
 from lexintel.store.lock import DataDirLock
@@ -72,7 +72,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                     yield
                 finally:
                     begin_shutdown(services)  # already done at SIGTERM under `lexintel serve`
-                    requeued = await services.pipeline.drain(settings.shutdown_grace)
+                    requeued = await finish_shutdown(services)  # ends the streams after the drain
                     if requeued:
                         log.info("requeued %d unfinished documents for the next start", requeued)
                     tg.cancel_scope.cancel()

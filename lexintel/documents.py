@@ -119,7 +119,7 @@ class Documents:
             return None  # deleted, or already claimed by a duplicate enqueue
         with self._db.transaction() as conn:
             rows.claim(conn, document_id, utc_now_iso())
-        return DocumentRun.from_row(self._records.document(document_id))
+        return DocumentRun.from_row(self._records.document(document_id), rows.stored_pages(self._db, document_id))
 
     def advance(self, doc: DocumentRun, stage: str, message: str, *, stage_progress: float = 0.0,
                 items_total: int = 0, items_done: int = 0, write: Write | None = None,
@@ -132,7 +132,8 @@ class Documents:
                     write(conn)
                 rows.update(conn, doc.id, values)
             return
-        eta = document_eta(doc.pages_done, doc.pages_total, time.monotonic() - doc.paced_since)
+        eta = document_eta(doc.pages_done - doc.pages_resumed, doc.pages_total - doc.pages_resumed,
+                           time.monotonic() - doc.paced_since)  # paced by this attempt's pages only
         self._emit(doc, "processing", stage, message, values, write=write, stage_progress=stage_progress,
                    items_total=items_total, items_done=items_done, eta=eta)
 
@@ -170,40 +171,55 @@ class Documents:
 
     # back to queued
     def requeue_interrupted(self, doc: DocumentRun) -> None:
-        """Shutdown stopped ``doc``: back to ``pending`` in the same run; its stream says it will resume."""
-        self._queue_again(doc.id, doc.case_id, doc.batch_id, doc.filename, doc.run,
-                          f"{doc.filename} was interrupted by a server shutdown; it will resume when the server "
-                          "restarts")
+        """Shutdown stopped ``doc``: back to ``pending`` in the same run, to resume at its next page."""
+        self._interrupted(doc.id)
 
     def requeue_stuck(self, document_id: str) -> None:
-        """A crash left the document ``processing``: back to ``pending`` as a new run, so it starts again
-        from 0% and progress never drops within one run."""
+        """A crash left the document ``processing``: the same as a shutdown (one rule for both)."""
+        self._interrupted(document_id)
+
+    def _interrupted(self, document_id: str) -> None:
+        """Back to ``pending`` keeping the run, its stored pages and the progress reached, so progress never
+        goes back within a run. The event is a ``queued`` one whose progress is above 0 and whose message says
+        where it resumes: how clients recognise an interruption (``items_done``/``items_total`` are the pages
+        kept)."""
         row = self._records.document(document_id)
-        self._queue_again(document_id, row["case_id"], row["batch_id"], row["filename"], row["run"] + 1,
-                          f"Requeued {row['filename']} after a restart")
+        kept = len(rows.stored_pages(self._db, document_id))
+        total = int(row["pages_total"] or 0)
+        where = "resuming after its last page" if kept and kept >= total else f"resuming at page {kept + 1}"
+        message = f"{row['filename']} was interrupted by a server restart; {where}"
+        self._queue_again(document_id, row["case_id"], row["batch_id"], row["filename"], int(row["run"]), message,
+                          progress=float(row["progress"] or 0.0) if kept else 0.0, pages=(kept, total))
 
     def retry(self, document_id: str) -> sqlite3.Row:
-        """Run a failed document again as a new run (its stream starts a new history); returns its row."""
+        """Run a failed document again as a new run from page 1 (its stream starts a new history)."""
         row = self._records.document(document_id)
         if row["status"] != "failed":
             raise Conflict("not_failed", f"Only failed documents can be retried; this one is {row['status']}.")
         if not row["storage_path"]:
             raise Conflict("no_file", "This file was refused at upload and was not kept; upload it again.")
         self._queue_again(document_id, row["case_id"], row["batch_id"], row["filename"], row["run"] + 1,
-                          f"{row['filename']} is waiting to be processed again")
+                          f"{row['filename']} is waiting to be processed again", new_run=True)
         self._queue.enqueue(document_id)
         return self._records.document(document_id)
 
     def _queue_again(self, document_id: str, case_id: str, batch_id: str | None, filename: str, run: int,
-                     message: str) -> None:
-        values = {"status": "pending", "stage": "queued", "progress": 0, "run": run, "message": message,
+                     message: str, *, progress: float = 0.0, pages: tuple[int, int] = (0, 0),
+                     new_run: bool = False) -> None:
+        values = {"status": "pending", "stage": "queued", "progress": progress, "run": run, "message": message,
                   "error_code": None, "error_message": None, "finished_at": None}
+        if new_run:
+            values["pages_done"] = 0
 
         def reset(conn: sqlite3.Connection) -> None:
+            if new_run:
+                rows.forget_pages(conn, document_id)
             rows.update(conn, document_id, values)
 
+        done, total = pages
         event = ProgressEvent(case_id=case_id, document_id=document_id, batch_id=batch_id, run=run,
-                              status="processing", stage="queued", progress=0, message=message, filename=filename)
+                              status="processing", stage="queued", progress=progress, items_total=total,
+                              items_done=done, message=message, filename=filename)
         self._emitter.emit(event, write=reset)
 
     # delete

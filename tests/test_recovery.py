@@ -26,6 +26,7 @@ def test_start_on_a_database_with_a_processing_row_requeues_it(make_client: Any,
         conn.execute("UPDATE documents SET status='processing', stage='extracting', progress=40, pages_done=2 "
                      "WHERE id=?", (doc_id,))
         conn.execute("DELETE FROM chunks WHERE document_id=?", (doc_id,))
+        conn.execute("DELETE FROM pages WHERE document_id=? AND page > 2", (doc_id,))
 
     again = make_client()
     final = wait_terminal(again, doc_id)
@@ -40,8 +41,8 @@ def test_start_on_a_database_with_a_processing_row_requeues_it(make_client: Any,
         ).fetchall()
     ids = [r[0] for r in rows]
     assert ids == list(range(1, len(ids) + 1))  # ids continue, never reused
-    requeued = [r for r in rows if "Requeued" in r[1]]
-    assert len(requeued) == 1
+    requeued = [r for r in rows if "interrupted by a server restart; resuming at page 3" in r[1]]
+    assert len(requeued) == 1  # the same run resumes after the pages it had stored
     # exactly one completion per pass through the pipeline: the original run and the requeued one
     assert sum('"stage":"completed"' in r[1] for r in rows) == 2
 
@@ -86,12 +87,15 @@ def test_kill_9_mid_extraction_then_restart_finishes_the_document(server_factory
     ids = [e.id for e in events]
     assert ids == list(range(1, len(ids) + 1)), ids  # no id reused across the crash
     assert [e.id for e in before] == ids[: len(before)]  # what a client saw before the crash is still history
-    assert any("Requeued" in e.data["message"] for e in events if isinstance(e.data, dict))
+    assert any("interrupted by a server restart; resuming at page" in e.data["message"]
+               for e in events if isinstance(e.data, dict))
     assert events[-1].event == "complete" and events[-1].data["progress"] == 100
-    # without a cursor a client gets the current run only: the requeued attempt, from queued to complete
+    # a crash keeps the run (as a shutdown does): a client without a cursor gets the whole run, the
+    # interruption included, and its progress never goes back
     current = read_stream(f"{base}/progress/documents/{big_id}/stream?events=named")
-    assert "Requeued" in current[0].data["message"] and current[-1].event == "complete"
-    assert {e.data["run"] for e in current} == {2}
+    assert current[-1].event == "complete"
+    assert any("interrupted by a server restart" in e.data["message"] for e in current)
+    assert {e.data["run"] for e in current} == {1}
     progress = [e.data["progress"] for e in current]
     assert progress == sorted(progress)
 

@@ -97,8 +97,9 @@ def test_sigterm_ends_streams_requeues_running_work_and_the_next_start_resumes_i
     assert "shutdown.begin" in server.log()
 
     row = _row(data, document_id)
-    assert (row["status"], row["stage"], row["progress"]) == ("pending", "queued", 0)
-    assert "interrupted by a server shutdown" in row["message"]
+    assert (row["status"], row["stage"]) == ("pending", "queued") and row["progress"] > 0  # progress is kept
+    assert "interrupted by a server restart; resuming at page" in row["message"]
+    assert events[-1].data["stage"] == "queued" and events[-1].data["message"] == row["message"]  # seen live
 
     restarted = server_factory(data, **env)
     final = wait_for(lambda: (s := _status(restarted.url, document_id))["status"] in ("indexed", "failed") and s,
@@ -111,7 +112,7 @@ def test_sigterm_ends_streams_requeues_running_work_and_the_next_start_resumes_i
     by_id = {e.id: e.raw for e in replay}
     assert all(by_id[e.id] == e.raw for e in events)  # what the first instance sent is what the log holds
     messages = [e.data["message"] for e in replay if isinstance(e.data, dict) and e.data["stage"] == "queued"]
-    assert any("interrupted by a server shutdown" in str(m) for m in messages)
+    assert any("interrupted by a server restart" in str(m) for m in messages)
     assert replay[-1].event == "complete"
 
 

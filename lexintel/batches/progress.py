@@ -2,6 +2,11 @@
 
 Pure functions over the summary row (:func:`lexintel.store.batches.summary`), so the tracker (live events)
 and the report (``GET /batches/{id}``) agree. Shares and stage order come from the stage registry.
+
+Progress is by work, not by documents: a document weighs its pages once extraction has counted them, and
+before that the pages its bytes are expected to hold (at the bytes per page the batch has seen so far; by its
+bytes alone while no page count is known). A 375-page file among four small ones is most of the bar, so the
+bar and the ETA say how much work is left, not how many files.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from typing import Any
 
 from lexintel.pipeline.stages import BATCH_DOCUMENTS_SHARE, active_batch_stage, batch_rank, document_stages
 
-__all__ = ["FIRST_DOCUMENT_RANK", "BatchSummary", "batch_stage", "mb", "summarize", "unix"]
+__all__ = ["FIRST_DOCUMENT_RANK", "BatchSummary", "batch_stage", "mb", "summarize", "unix", "work_share"]
 
 FIRST_DOCUMENT_RANK = batch_rank(document_stages()[0].name)
 """What a batch whose documents are all waiting ranks as (the summary's rank for any other stage)."""
@@ -41,6 +46,7 @@ class BatchSummary:
     pending: int
     progress_sum: float  # of every document's progress (terminal ones count 100)
     pages_done: int
+    work_share: float  # 0-1: the documents' progress weighted by their pages (or bytes), see the module doc
     active_rank: int | None  # lowest stage rank among unfinished documents (None: all finished)
     pages_per_second: float | None  # observed across the batch (None until a page is done)
     eta_seconds: float | None
@@ -52,8 +58,8 @@ class BatchSummary:
 
     @property
     def documents_share(self) -> float:
-        """0-1: how far the documents are, together."""
-        return self.progress_sum / (100.0 * self.n) if self.n else 0.0
+        """0-1: how far the documents are, together, by work (pages or bytes)."""
+        return self.work_share
 
     @property
     def progress(self) -> float:
@@ -80,8 +86,25 @@ def summarize(row: Mapping[str, Any], now: float | None = None) -> BatchSummary:
     return BatchSummary(
         n=row["n"], indexed=row["indexed"], failed=row["failed"], processing=row["processing"],
         pending=row["pending"], progress_sum=row["progress_sum"], pages_done=row["pages_done"],
+        work_share=work_share(row),
         active_rank=row["active_rank"], pages_per_second=rate, eta_seconds=eta,
     )
+
+
+def work_share(row: Mapping[str, Any]) -> float:
+    """0-1: the documents' progress weighted by pages (counted, or estimated from bytes); by document count
+    when there is no work to weigh (empty files only)."""
+    per_byte = row["pages_known"] / row["bytes_known"] if row["bytes_known"] else 0.0
+    done: float
+    total: float
+    if row["page_weight"] > 0:
+        done = row["page_weight_done"] + per_byte * row["byte_weight_done"]
+        total = row["page_weight"] + per_byte * row["byte_weight"]
+    else:  # no page count yet: bytes are the only measure of work
+        done, total = float(row["byte_weight_done"]), float(row["byte_weight"])
+    if total <= 0:
+        return float(row["progress_sum"]) / (100.0 * row["n"]) if row["n"] else 0.0
+    return min(done / (100.0 * total), 1.0)
 
 
 def batch_stage(summary: BatchSummary, current: str) -> str:

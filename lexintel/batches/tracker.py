@@ -84,8 +84,10 @@ class BatchTracker:
             rows.insert(conn, batch_id, case_id, kind=kind, filename=filename, items_total=items_total,
                         bytes_total=bytes_total, message=message, created_at=now)
 
+        # items_done counts documents finished (DESIGN: "documents in a batch"): none yet, even once every file
+        # is received (the page read "330/330 · 10%" before anything was processed)
         self.report(batch_id, "uploading", stage_progress / 100, message, items_total=items_total,
-                    items_done=items_total if stage_progress >= 100 else 0, first_write=insert)
+                    items_done=0, first_write=insert)
         return batch_id
 
     def stage(self, batch_id: str) -> str:

@@ -4,13 +4,16 @@ Order matters, and uvicorn's own order does not fit: on a signal it stops listen
 connections to close*, and only then runs the lifespan shutdown. SSE streams never close on their own, so
 the app must act when the signal arrives, not in the lifespan. :class:`GracefulServer` does that:
 
-1. at the signal: stop accepting uploads (503), start the pipeline's drain clock (no new documents start),
-   and close every SSE subscription, so each stream writes a final ``: closed (shutdown)`` comment with a
-   ``retry:`` and ends cleanly; clients reconnect by ``Last-Event-ID`` to the next instance;
-2. uvicorn then drains the remaining connections (uploads finishing);
-3. the lifespan shutdown awaits ``Pipeline.drain``: running extractions may finish until
-   ``LEXINTEL_SHUTDOWN_GRACE`` seconds after the signal; the rest are stopped, set back to ``pending`` with
-   a ``queued`` event saying why, and resume on the next start.
+1. at the signal: stop accepting uploads (503) and start the pipeline's drain (no new documents start;
+   running extractions may finish until ``LEXINTEL_SHUTDOWN_GRACE`` seconds after the signal; the rest are
+   stopped, set back to ``pending`` with a ``queued`` event saying where they will resume). Streams stay open
+   meanwhile, so clients see the last pages done and the interruption;
+2. when the drain has ended, every SSE subscription is closed: each stream writes its last events, then a
+   final ``: closed (shutdown)`` comment with a ``retry:`` and ends cleanly; clients reconnect by
+   ``Last-Event-ID`` to the next instance. uvicorn's graceful timeout must outlast the grace
+   (``lexintel serve`` gives it the grace plus a margin);
+3. uvicorn then drains the remaining connections, and the lifespan shutdown waits for the same drain
+   (:func:`finish_shutdown`) before it stops the workers.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import uvicorn
 
 from lexintel.observability.logging import log_event
 
-__all__ = ["GracefulServer", "ShutdownTarget", "begin_shutdown"]
+__all__ = ["GracefulServer", "ShutdownTarget", "begin_shutdown", "finish_shutdown"]
 
 log = logging.getLogger("lexintel.shutdown")
 
@@ -37,7 +40,10 @@ class _Draining(Protocol):
 
     @property
     def running(self) -> int: ...
+    @property
+    def draining(self) -> bool: ...
     def begin_drain(self, grace: float) -> None: ...
+    async def drain(self, grace: float) -> int: ...
 
 
 class _Closing(Protocol):
@@ -67,16 +73,40 @@ class ShutdownTarget(Protocol):
     def broadcaster(self) -> _Closing: ...
 
 
+_finishing: set[asyncio.Task[int]] = set()  # the signal's drain tasks, held until they end
+
+
 def begin_shutdown(services: ShutdownTarget) -> None:
-    """Stop taking work and end live streams; idempotent (the signal and the lifespan both call it)."""
-    if not services.accepting_uploads and services.broadcaster.closed:
+    """Stop taking work and start the drain; on a running event loop (the signal), also start
+    :func:`finish_shutdown`, which ends the streams once the drain is over. Idempotent (the signal and the
+    lifespan both call it)."""
+    if not services.accepting_uploads and services.pipeline.draining:
         return
     grace = services.settings.shutdown_grace
     services.accepting_uploads = False
     services.pipeline.begin_drain(grace)
-    streams = services.broadcaster.subscriber_count()
-    services.broadcaster.close_all("shutdown")
-    log_event(log, "shutdown.begin", grace_s=grace, running=services.pipeline.running, sse_streams=streams)
+    log_event(log, "shutdown.begin", grace_s=grace, running=services.pipeline.running,
+              sse_streams=services.broadcaster.subscriber_count())
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # called from another thread (tests): the lifespan's finish_shutdown ends the streams
+        return
+    task = loop.create_task(finish_shutdown(services))
+    _finishing.add(task)
+    task.add_done_callback(_finishing.discard)
+
+
+async def finish_shutdown(services: ShutdownTarget) -> int:
+    """Wait for the drain (the same one however often it is awaited), then end every stream: the interrupted
+    documents' ``queued`` events are in the subscriptions before they close. Returns how many documents the
+    drain requeued."""
+    try:
+        return await services.pipeline.drain(services.settings.shutdown_grace)
+    finally:
+        if not services.broadcaster.closed:
+            streams = services.broadcaster.subscriber_count()
+            services.broadcaster.close_all("shutdown")
+            log_event(log, "shutdown.streams_closed", sse_streams=streams)
 
 
 class GracefulServer(uvicorn.Server):

@@ -66,6 +66,7 @@ class DocumentRun:
     started: float = field(default_factory=time.monotonic)
     pages_total: int = 0
     pages_done: int = 0
+    pages_resumed: int = 0  # pages an interrupted earlier attempt of this run stored (not extracted again)
     paced_since: float = 0.0  # when the pacing stage (extraction) began: the ETA's clock
     progress: float = 0.0
     last_emit: float = 0.0
@@ -73,11 +74,20 @@ class DocumentRun:
     chunks: list[tuple[int, str]] = field(default_factory=list)  # (page number, passage), from chunking
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any] | sqlite3.Row) -> DocumentRun:
-        """The attempt a freshly claimed document row starts."""
+    def from_row(cls, row: Mapping[str, Any] | sqlite3.Row, pages: list[tuple[int, str]] | None = None) -> DocumentRun:
+        """The attempt a freshly claimed document row starts; with the ``pages`` an interrupted attempt of the
+        same run stored, it resumes: extraction continues after them and progress starts where it was."""
+        stored = list(pages or [])
         return cls(id=str(row["id"]), case_id=str(row["case_id"]), batch_id=row["batch_id"],
                    filename=str(row["filename"]), kind=str(row["kind"]), storage_path=str(row["storage_path"]),
-                   run=int(row["run"]))
+                   run=int(row["run"]), pages_total=int(row["pages_total"] or 0) if stored else 0,
+                   pages_done=len(stored), pages_resumed=len(stored), pages=stored,
+                   progress=float(row["progress"] or 0.0) if stored else 0.0)
+
+    @property
+    def next_page(self) -> int:
+        """0-based index of the first page not extracted yet (pages are numbered from 1 and stored in order)."""
+        return self.pages[-1][0] if self.pages else 0
 
     def advance(self, value: float) -> float:
         """Progress never decreases within a run."""
@@ -112,11 +122,11 @@ class Lifecycle(Protocol):
         ...
 
     def requeue_interrupted(self, doc: DocumentRun) -> None:
-        """Shutdown stopped ``doc``: back to ``pending``, resumed at the next start."""
+        """Shutdown stopped ``doc``: back to ``pending`` in the same run, resumed at its next page."""
         ...
 
     def requeue_stuck(self, document_id: str) -> None:
-        """A crash left the document ``processing``: back to ``pending`` as a new run."""
+        """A crash left the document ``processing``: back to ``pending`` in the same run, resumed likewise."""
         ...
 
 

@@ -1,8 +1,9 @@
 """The extraction stage: text out of the file in the process pool, step by step under a wall-clock limit.
 
 Each worker call extracts for at most ``STEP_BUDGET`` seconds and says where to continue, so pages arrive
-(and are stored, and reported) while a long PDF is still being read. A timeout or a crashed worker fails
-only this document.
+(and are stored, and reported) while a long PDF is still being read. A run interrupted by a shutdown or a
+crash resumes after the pages it stored (``DocumentRun.next_page``): no page is extracted twice in a run.
+A timeout or a crashed worker fails only this document.
 """
 
 from __future__ import annotations
@@ -26,8 +27,16 @@ async def run(ctx: StageContext) -> None:
     """Extract every page of ``ctx.doc`` into ``ctx.doc.pages`` (and the ``pages`` table)."""
     doc, settings = ctx.doc, ctx.settings
     doc.paced_since = time.monotonic()
-    ctx.begin(f"Extracting text from {doc.filename}", items_total=doc.pages_total)
-    start = 0
+    start = doc.next_page
+    if start and doc.pages_total and start >= doc.pages_total:  # interrupted after its last page
+        ctx.begin(f"{doc.filename}: every page was extracted before the restart ({doc.pages_done}/{doc.pages_total})",
+                  items_total=doc.pages_total, items_done=doc.pages_done)
+        return
+    if start:
+        ctx.begin(f"Resuming {doc.filename} at page {start + 1}", items_total=doc.pages_total,
+                  items_done=doc.pages_done)
+    else:
+        ctx.begin(f"Extracting text from {doc.filename}", items_total=doc.pages_total)
     try:
         with anyio.fail_after(settings.document_timeout):
             while True:
@@ -37,8 +46,10 @@ async def run(ctx: StageContext) -> None:
                 )
                 if step["error"] is not None:
                     raise DocumentFailed(*step["error"])
-                _pages_done(ctx, step["pages"], int(step["total"]), final=step["next"] is None)
-                doc.pages.extend(step["pages"])
+                # a format that cannot start mid-file returns its pages from the first: keep only new ones
+                new_pages = [page for page in step["pages"] if page[0] > doc.next_page]
+                _pages_done(ctx, new_pages, int(step["total"]), final=step["next"] is None)
+                doc.pages.extend(new_pages)
                 if step["next"] is None:
                     return
                 start = int(step["next"])

@@ -1,9 +1,10 @@
 """Putting interrupted work back: after a crash (at start) and at a graceful shutdown (the drain).
 
-A crash leaves documents ``processing`` with nobody working on them: at start they go back to ``pending`` as
-a new run and everything pending is queued again. A shutdown first lets running documents finish for a grace
-period, then stops the rest; each stopped document goes back to ``pending`` (with a ``queued`` event) as it
-unwinds, so the next start resumes it.
+A crash leaves documents ``processing`` with nobody working on them: at start they go back to ``pending`` and
+everything pending is queued again. A shutdown first lets running documents finish for a grace period, then
+stops the rest; each stopped document goes back to ``pending`` (with a ``queued`` event) as it unwinds, so the
+next start resumes it. Both paths follow one rule: the run number, the stored pages and the progress are kept,
+and the next attempt continues at the first page not stored (see ``Documents.requeue_stuck``).
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ class Drain:
         self.active = False
         self._deadline = math.inf
         self._stopped: set[str] = set()  # stopped by the drain, not yet back to pending
+        self._done: anyio.Event | None = None  # set when the (one) drain has ended
+        self._requeued = 0
 
     def begin(self, grace: float) -> None:
         """Start no new documents; running ones have ``grace`` seconds from now to finish (idempotent)."""
@@ -54,8 +57,25 @@ class Drain:
 
     async def run(self, grace: float) -> int:
         """Wait for running documents until the deadline, then stop the rest and wait for them to be put
-        back to ``pending``. Returns how many were stopped."""
+        back to ``pending``. Returns how many were stopped. Runs once: the signal starts it (streams stay
+        open until it ends) and the lifespan's later call waits for the same drain."""
         self.begin(grace)
+        if self._done is not None:
+            await self._done.wait()
+            return self._requeued
+        self._done = anyio.Event()
+        try:
+            self._requeued = await self._stop_the_rest()
+        finally:
+            self._done.set()
+        return self._requeued
+
+    @property
+    def finished(self) -> bool:
+        """True once the drain has ended (every stopped document is back to ``pending``)."""
+        return self._done is not None and self._done.is_set()
+
+    async def _stop_the_rest(self) -> int:
         queue = self._queue
         with anyio.move_on_after(max(0.0, self._deadline - time.monotonic())):
             while queue.running:  # noqa: ASYNC110 (shutdown only: not worth an Event on every document)

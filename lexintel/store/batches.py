@@ -37,6 +37,14 @@ SELECT COUNT(*) AS n,
   COALESCE(SUM(status = 'pending'), 0) AS pending,
   COALESCE(SUM(CASE WHEN status IN ('indexed', 'failed') THEN 100.0 ELSE progress END), 0) AS progress_sum,
   COALESCE(SUM(pages_done), 0) AS pages_done,
+  COALESCE(SUM(CASE WHEN pages_total IS NOT NULL THEN MAX(pages_total, 1) ELSE 0 END), 0) AS page_weight,
+  COALESCE(SUM(CASE WHEN pages_total IS NOT NULL THEN MAX(pages_total, 1)
+                    * (CASE WHEN status IN ('indexed', 'failed') THEN 100.0 ELSE progress END) ELSE 0 END), 0)
+    AS page_weight_done,
+  COALESCE(SUM(CASE WHEN pages_total IS NULL THEN size_bytes ELSE 0 END), 0) AS byte_weight,
+  COALESCE(SUM(CASE WHEN pages_total IS NULL THEN size_bytes
+                    * (CASE WHEN status IN ('indexed', 'failed') THEN 100.0 ELSE progress END) ELSE 0 END), 0)
+    AS byte_weight_done,
   COALESCE(SUM(CASE WHEN pages_total IS NOT NULL THEN pages_total ELSE 0 END), 0) AS pages_known,
   COALESCE(SUM(CASE WHEN pages_total IS NOT NULL THEN size_bytes ELSE 0 END), 0) AS bytes_known,
   COALESCE(SUM(CASE WHEN status NOT IN ('indexed', 'failed') AND pages_total IS NOT NULL
@@ -127,7 +135,8 @@ def unfinished(db: Database) -> list[sqlite3.Row]:
 
 
 def summary(db: Database, batch_id: str, stage_ranks: Sequence[tuple[str, int]], other_rank: int) -> dict[str, Any]:
-    """Counts, pages and bytes of a batch's documents, and the lowest rank (by ``stage_ranks``; any other
+    """Counts, pages and bytes of a batch's documents (and their progress weighted by pages where known, by
+    bytes where not: ``page_weight[_done]``, ``byte_weight[_done]``), and the lowest rank (by ``stage_ranks``; any other
     stage ranks ``other_rank``) among the unfinished ones."""
     ranks = " ".join("WHEN ? THEN ?" for _ in stage_ranks)
     params: list[Any] = [value for pair in stage_ranks for value in pair]

@@ -16,11 +16,13 @@ from lexintel.store.db import Database
 __all__ = [
     "claim",
     "delete",
+    "forget_pages",
     "insert",
     "insert_chunks",
     "pages",
     "status",
     "store_pages",
+    "stored_pages",
     "update",
 ]
 
@@ -45,14 +47,28 @@ def status(db: Database, document_id: str) -> str | None:
 
 
 def claim(conn: sqlite3.Connection, document_id: str, started_at: str) -> None:
-    """Start an attempt: forget the previous one's text and passages, clear its counts and error."""
+    """Start (or resume) an attempt: keep the pages this run already extracted, forget its passages (they are
+    rebuilt from all the pages), clear its error. A new run forgets its pages when it is queued
+    (:func:`forget_pages`), so the pages table only ever holds the current run's pages."""
     conn.execute("DELETE FROM chunks WHERE document_id = ?", (document_id,))
-    conn.execute("DELETE FROM pages WHERE document_id = ?", (document_id,))
     conn.execute(
         "UPDATE documents SET status = 'processing', started_at = ?, finished_at = NULL,"
-        " pages_done = 0, chunks = 0, error_code = NULL, error_message = NULL WHERE id = ?",
-        (started_at, document_id),
+        " pages_done = (SELECT COUNT(*) FROM pages WHERE document_id = ?), chunks = 0,"
+        " error_code = NULL, error_message = NULL WHERE id = ?",
+        (started_at, document_id, document_id),
     )
+
+
+def forget_pages(conn: sqlite3.Connection, document_id: str) -> None:
+    """A new run starts from page 1: drop the previous run's pages and passages."""
+    conn.execute("DELETE FROM chunks WHERE document_id = ?", (document_id,))
+    conn.execute("DELETE FROM pages WHERE document_id = ?", (document_id,))
+
+
+def stored_pages(db: Database, document_id: str) -> list[tuple[int, str]]:
+    """The pages extracted so far in the current run, in order (what a resumed run starts from)."""
+    rows = db.query("SELECT page, text FROM pages WHERE document_id = ? ORDER BY page", (document_id,))
+    return [(int(r[0]), str(r[1])) for r in rows]
 
 
 def store_pages(conn: sqlite3.Connection, document_id: str, pages: Iterable[tuple[int, str]]) -> None:
