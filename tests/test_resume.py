@@ -97,7 +97,8 @@ def test_sigterm_mid_extraction_keeps_streams_open_through_the_grace_and_resumes
 
     def follow() -> None:
         try:
-            with httpx.stream("GET", f"{server.url}/progress/documents/{document_id}/stream?events=named", timeout=60) as resp:
+            url = f"{server.url}/progress/documents/{document_id}/stream?events=named"
+            with httpx.stream("GET", url, timeout=60) as resp:
                 for item in iter_sse(resp.iter_lines()):
                     (events if isinstance(item, SSEEvent) else comments).append(item)  # type: ignore[arg-type]
         except BaseException as exc:
