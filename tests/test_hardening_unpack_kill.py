@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from lexintel.upload.archive import Limits, Skipped, extract, inspect
 from tests.batch_helpers import make_zip
 from tests.support import ServerProcess, wait_for
 
@@ -67,3 +68,15 @@ def test_kill_9_while_recording_a_zips_documents_then_restart_is_consistent(tmp_
         print(f"killed with {made} of {ENTRIES} documents recorded; batch {batch['status']}")
     finally:
         server.stop()
+
+
+def test_an_entry_that_cannot_be_written_is_skipped_without_naming_a_server_path(tmp_path: Path) -> None:
+    """The skip reason is said on the batch stream and log: an OSError's text would carry the file's path."""
+    archive = tmp_path / "a.zip"
+    archive.write_bytes(make_zip([("a.txt", b"some text " * 50)]))
+    limits = Limits(1000, 10 * 1024**3, 100.0, 100 * 1024)
+    gone = tmp_path / "incoming"  # removed under the server's feet: the open fails with ENOENT and the full path
+    skipped: list[Skipped] = []
+    assert extract(archive, inspect(archive, limits), gone, limits, on_skip=skipped.append) == []
+    assert [s.code for s in skipped] == ["corrupt_entry"]
+    assert str(tmp_path) not in skipped[0].detail and "No such file" in skipped[0].detail, skipped
