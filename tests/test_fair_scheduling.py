@@ -12,8 +12,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 
+from lexintel.pipeline.queue import WorkQueue
 from lexintel.settings import Settings
 from tests.auth_helpers import add_account
 from tests.support import ServerProcess, wait_for
@@ -60,3 +62,17 @@ def test_another_members_document_is_indexed_before_one_members_backlog_drains(t
         print(f"other member's 19-byte file indexed after {waited:.1f} s; flood then {flood_now}")
     finally:
         server.stop()
+
+
+def test_the_queue_serves_owners_in_turn_keeps_each_owners_order_and_ignores_duplicates() -> None:
+    owner = {"a1": "alice", "a2": "alice", "a3": "alice", "b1": "bob", "b2": "bob", "c1": "carol"}
+    queue = WorkQueue(key_of=owner.__getitem__)
+
+    async def run() -> list[str]:
+        for document_id in ("a1", "a2", "a3", "b1", "a1", "b2", "c1", "b1"):
+            queue.enqueue(document_id)
+        assert len(queue) == 6 and queue.waiting_lanes() == {"alice": 3, "bob": 2, "carol": 1}
+        return [await queue.take() for _ in range(6)]
+
+    assert anyio.run(run) == ["a1", "b1", "c1", "a2", "b2", "a3"]
+    assert len(queue) == 0
