@@ -315,10 +315,12 @@ class UploadSessions:
         """Expire sessions idle past the TTL and delete stray directories; returns how many expired."""
         rows = sessions.stale(self.db, time.time())
         for row in rows:
+            ttl = self.settings.upload_ttl if self._present(row["id"]) else min(self.settings.upload_idle_ttl,
+                                                                                  self.settings.upload_ttl)
             self._set_status(row["id"], "expired")
             await self._remove_dir(row["id"])
             self.batches.fail(row["batch_id"], "upload_expired",
-                              f"The upload of {row['filename']} expired after {self.settings.upload_ttl:g} s "
+                              f"The upload of {row['filename']} expired after {ttl:g} s "
                               "without a chunk; its chunks were deleted.")
             log.info("upload session %s expired", row["id"])
         entries = await anyio.to_thread.run_sync(os.listdir, self.root)
