@@ -128,6 +128,10 @@ class Settings:
     upload_max_bytes: int = 20 * 1024 * MB  # one file sent through the chunked upload
     upload_max_chunk_bytes: int = 64 * MB
     upload_ttl: float = 24 * 3600.0  # an upload session with no chunk for this long is deleted
+    upload_idle_ttl: float = 3600.0  # ... and one that never received a chunk, after this long
+    upload_max_sessions_per_user: int = 20  # open chunked sessions per case owner; more: 429
+    upload_max_open_bytes_per_user: int = 20 * 1024 * MB  # declared bytes of a case owner's open sessions: 413
+    storage_quota_bytes: int = 0  # per case owner: stored documents + open uploads; 0 = no quota (507 when over)
     upload_sweep_interval: float = 60.0
     # Optional services.
     redis_url: str | None = None
@@ -204,6 +208,10 @@ class Settings:
             "upload_max_bytes": int,
             "upload_max_chunk_bytes": int,
             "upload_ttl": float,
+            "upload_idle_ttl": float,
+            "upload_max_sessions_per_user": int,
+            "upload_max_open_bytes_per_user": int,
+            "storage_quota_bytes": int,
             "upload_sweep_interval": float,
             "redis_url": _optional_str,
             "accept_outside_events": _bool,
@@ -252,6 +260,10 @@ class Settings:
             (self.zip_max_ratio < 1, "ZIP_MAX_RATIO", "must be at least 1"),
             (self.upload_max_chunk_bytes < 1, "UPLOAD_MAX_CHUNK_BYTES", "must be positive"),
             (self.upload_ttl <= 0, "UPLOAD_TTL", "must be positive (seconds)"),
+            (self.upload_idle_ttl <= 0, "UPLOAD_IDLE_TTL", "must be positive (seconds)"),
+            (self.upload_max_sessions_per_user < 1, "UPLOAD_MAX_SESSIONS_PER_USER", "must be at least 1"),
+            (self.upload_max_open_bytes_per_user < 1, "UPLOAD_MAX_OPEN_BYTES_PER_USER", "must be positive"),
+            (self.storage_quota_bytes < 0, "STORAGE_QUOTA_BYTES", "must be 0 (off) or a number of bytes"),
             (self.upload_sweep_interval <= 0, "UPLOAD_SWEEP_INTERVAL", "must be positive (seconds)"),
             (self.max_header_bytes < 4096, "MAX_HEADER_BYTES", "must be at least 4096"),
             (not 1024 <= self.max_cookie_bytes <= self.max_header_bytes, "MAX_COOKIE_BYTES",

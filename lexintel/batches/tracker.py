@@ -68,9 +68,25 @@ class BatchTracker:
                 self.flush(row["id"])
             elif row["stage"] == "uploading" and uploads.has_open(self.db, row["id"]):
                 continue  # a chunked upload: resumable across restarts
+            elif (made := summarize(rows.summary(self.db, row["id"], batch_stage_ranks(), FIRST_DOCUMENT_RANK)).n):
+                self._adopt_documents(row["id"], st, made, row["items_total"])
             else:
                 self.fail(row["id"], "interrupted",
                           "The server restarted before this batch's files were unpacked; upload it again.")
+
+    def _adopt_documents(self, batch_id: str, st: _State, made: int, expected: int) -> None:
+        """A restart cut the recording of an archive's documents short: the ones that exist have their files
+        (they are recorded file first) and are processed, so the batch follows them instead of failing, and
+        its log says what was lost."""
+        rows.set_items_total(self.db, batch_id, made)
+        if made < expected:
+            with self.db.transaction() as conn:
+                rows.log(conn, batch_id, at=utc_now_iso(), level="interrupted", code="interrupted",
+                         name=st.filename, message=f"The server restarted while recording this batch: {made} of "
+                         f"{expected} files became documents; upload the rest again.")
+        rows.mark_ready(self.db, batch_id)
+        st.ready = True
+        self.flush(batch_id)
 
     # a batch before its documents exist
     def create(self, case_id: str, kind: str, filename: str, *, items_total: int = 0, bytes_total: int = 0,

@@ -39,6 +39,7 @@ class Pipeline:
         self.db = db
         self.records = records
         self.queue = queue
+        queue.key_of = records.scheduling_key  # round-robin across owners: one member's flood delays only them
         self.lifecycle = lifecycle
         self.stats = PipelineStats()
         self._limiter = anyio.CapacityLimiter(settings.extraction_workers)

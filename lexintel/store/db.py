@@ -9,6 +9,7 @@ worker thread on their own connection; WAL lets them proceed while the writer co
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -24,6 +25,8 @@ from lexintel.store.private import FILE_MODE, private_dir, private_file
 __all__ = ["Database"]
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -67,14 +70,26 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction on the writer connection; commits on success, rolls back on error."""
+        """A write transaction on the writer connection; commits on success, rolls back on error.
+
+        SQLite rolls a transaction back by itself on some errors ("database or disk is full", I/O errors), and a
+        failed ``COMMIT`` can leave it open; the rollback here runs only if one is still active, and never
+        replaces the error that caused it, so callers can classify the real one (``disk_full``)."""
         self._conn.execute("BEGIN IMMEDIATE")
         try:
             yield self._conn
+            self._conn.execute("COMMIT")
         except BaseException:
-            self._conn.execute("ROLLBACK")
+            self._rollback()
             raise
-        self._conn.execute("COMMIT")
+
+    def _rollback(self) -> None:
+        if not self._conn.in_transaction:
+            return  # SQLite already rolled it back (SQLITE_FULL, SQLITE_IOERR, ...)
+        try:
+            self._conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            log.warning("rollback failed after an error; the original error is raised", exc_info=True)
 
     def query(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[sqlite3.Row]:
         """A small, indexed read on the writer connection (sees its own latest writes)."""

@@ -108,6 +108,16 @@ class Records:
             (batch_id,),
         )
 
+    def scheduling_key(self, document_id: str) -> str:
+        """The lane a document waits in for a worker: its case owner, or its case when the case has none."""
+        row = self.db.query_one(
+            "SELECT c.owner_id, c.id FROM documents d JOIN cases c ON c.id = d.case_id WHERE d.id = ?",
+            (document_id,),
+        )
+        if row is None:
+            return ""
+        return f"user:{row[0]}" if row[0] else f"case:{row[1]}"
+
     def ids_with_status(self, status: str) -> list[str]:
         """Document ids with a status, oldest first (requeue on start)."""
         rows = self.db.query("SELECT id FROM documents WHERE status = ? ORDER BY created_at, rowid", (status,))

@@ -8,7 +8,8 @@ from typing import Any
 
 from lexintel.store.db import Database
 
-__all__ = ["get", "has_open", "insert", "live_ids", "reopen_assembling", "set_status", "stale", "touch"]
+__all__ = ["get", "has_open", "insert", "live_ids", "open_usage", "reopen_assembling", "set_status", "stale",
+           "stored_bytes", "touch"]
 
 
 def insert(db: Database, upload_id: str, *, case_id: str, batch_id: str, filename: str, total_size: int,
@@ -61,3 +62,23 @@ def reopen_assembling(db: Database) -> None:
     """Sessions a restart caught assembling are open again (their chunks are intact)."""
     with db.transaction() as conn:
         conn.execute("UPDATE upload_sessions SET status = 'open' WHERE status = 'assembling'")
+
+
+_SAME_OWNER = ("(c.owner_id = (SELECT owner_id FROM cases WHERE id = :case) OR c.id = :case)")
+
+
+def open_usage(db: Database, case_id: str) -> tuple[int, int]:
+    """(sessions, declared bytes) of the open or assembling uploads into cases of ``case_id``'s owner (or into
+    that case alone when it has no owner): what the per-user upload caps count."""
+    row = db.query_one(
+        "SELECT COUNT(*), COALESCE(SUM(u.total_size), 0) FROM upload_sessions u JOIN cases c ON c.id = u.case_id"
+        f" WHERE u.status IN ('open', 'assembling') AND {_SAME_OWNER}", {"case": case_id})
+    return (int(row[0]), int(row[1])) if row is not None else (0, 0)
+
+
+def stored_bytes(db: Database, case_id: str) -> int:
+    """Bytes of the documents stored in cases of ``case_id``'s owner (the storage quota's usage)."""
+    row = db.query_one(
+        "SELECT COALESCE(SUM(d.size_bytes), 0) FROM documents d JOIN cases c ON c.id = d.case_id"
+        f" WHERE {_SAME_OWNER}", {"case": case_id})
+    return int(row[0]) if row is not None else 0

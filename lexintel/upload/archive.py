@@ -295,7 +295,8 @@ def _extract_one(
         raise
     except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError, ValueError) as exc:
         target.unlink(missing_ok=True)
-        return Skipped(info.filename, "corrupt_entry", f"cannot be unpacked ({exc})"), total
+        reason = (exc.strerror or "input/output error") if isinstance(exc, OSError) else str(exc)  # no server path
+        return Skipped(info.filename, "corrupt_entry", f"cannot be unpacked ({reason})"), total
     except BaseException:
         target.unlink(missing_ok=True)
         raise

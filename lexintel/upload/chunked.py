@@ -33,7 +33,16 @@ from anyio.abc import TaskStatus
 from lexintel.batches.progress import mb
 from lexintel.batches.tracker import BatchTracker
 from lexintel.clock import new_id, utc_now_iso
-from lexintel.errors import AppError, BadRequest, Conflict, Gone, NotFound, PayloadTooLarge
+from lexintel.errors import (
+    AppError,
+    BadRequest,
+    Conflict,
+    Gone,
+    InsufficientStorage,
+    NotFound,
+    PayloadTooLarge,
+    RateLimited,
+)
 from lexintel.settings import Settings
 from lexintel.store import uploads as sessions
 from lexintel.store.db import Database
@@ -137,6 +146,7 @@ class UploadSessions:
         if -(-total_size // chunk_size) > MAX_CHUNKS:
             raise BadRequest("too_many_chunks", f"Use a larger chunk_size: at most {MAX_CHUNKS} chunks.")
         digest = _check_sha(sha256, "sha256")
+        self._check_quotas(case_id, total_size)
         name = sanitize_filename(filename)
         count = -(-total_size // chunk_size)
         batch_id = self.batches.create(
@@ -147,8 +157,28 @@ class UploadSessions:
         self._dir(upload_id).mkdir(parents=True)
         sessions.insert(self.db, upload_id, case_id=case_id, batch_id=batch_id, filename=name, total_size=total_size,
                         chunk_size=chunk_size, sha256=digest, created_at=utc_now_iso(),
-                        expires_at=time.time() + s.upload_ttl)
+                        expires_at=time.time() + min(s.upload_idle_ttl, s.upload_ttl))
         return self.describe(upload_id)
+
+    def _check_quotas(self, case_id: str, total_size: int) -> None:
+        """Per case owner: open sessions (429), their declared bytes (413: this also bounds the bytes parked in
+        unfinished sessions, since every chunk must match the declared size) and, when configured, stored plus
+        uploading bytes (507). One member's parked sessions never count against another's."""
+        s = self.settings
+        count, declared = sessions.open_usage(self.db, case_id)
+        if count >= s.upload_max_sessions_per_user:
+            raise RateLimited("too_many_uploads", f"You have {count} unfinished uploads; finish or cancel some "
+                              f"first (at most {s.upload_max_sessions_per_user}).",
+                              retry_after=60, limit="upload_max_sessions_per_user")
+        if declared + total_size > s.upload_max_open_bytes_per_user:
+            raise PayloadTooLarge("upload_quota_exceeded", f"Your unfinished uploads declare {declared} bytes; this "
+                                  f"one would bring them over the {s.upload_max_open_bytes_per_user}-byte limit. "
+                                  "Finish or cancel some first.", limit="upload_max_open_bytes_per_user")
+        if s.storage_quota_bytes and (sessions.stored_bytes(self.db, case_id) + declared + total_size
+                                      > s.storage_quota_bytes):
+            raise InsufficientStorage("storage_quota_exceeded", f"This upload would exceed your storage quota of "
+                                      f"{s.storage_quota_bytes} bytes; delete documents first.",
+                                      limit="storage_quota_bytes")
 
     def describe(self, upload_id: str) -> dict[str, Any]:
         """Which chunks the server has and which are missing (GET /uploads/{id})."""
@@ -285,10 +315,12 @@ class UploadSessions:
         """Expire sessions idle past the TTL and delete stray directories; returns how many expired."""
         rows = sessions.stale(self.db, time.time())
         for row in rows:
+            ttl = self.settings.upload_ttl if self._present(row["id"]) else min(self.settings.upload_idle_ttl,
+                                                                                  self.settings.upload_ttl)
             self._set_status(row["id"], "expired")
             await self._remove_dir(row["id"])
             self.batches.fail(row["batch_id"], "upload_expired",
-                              f"The upload of {row['filename']} expired after {self.settings.upload_ttl:g} s "
+                              f"The upload of {row['filename']} expired after {ttl:g} s "
                               "without a chunk; its chunks were deleted.")
             log.info("upload session %s expired", row["id"])
         entries = await anyio.to_thread.run_sync(os.listdir, self.root)
