@@ -2,7 +2,7 @@
 
 Tesseract runs as its command-line program (``tesseract stdin stdout … tsv``), one process per page, not
 through a binding. Measured (docs/benchmarks.md, OCR): starting the program and loading ``eng`` costs about
-0.2 s against 1–3 s of recognition for a text page, and the CLI path reaches the throughput target against raw
+0.2 s against 1-3 s of recognition for a text page, and the CLI path reaches the throughput target against raw
 Tesseract; in return a page that runs past its time limit is killed without touching the worker, a crash or an
 out-of-memory abort inside Tesseract loses one page, and the worker's memory cap (inherited by the child)
 bounds it too. pytesseract is the same program behind a temporary file; tesserocr would save the start-up but

@@ -81,12 +81,11 @@ def open_document(path: str) -> tuple[BinaryIO, Any]:
         return _open_at(path, 0)
     try:
         return _open_at(path, offset)
-    except Exception:
+    except Exception as from_header:
         try:  # offsets counted from byte 0 after all
             return _open_at(path, 0)
         except Exception:
-            pass
-        raise
+            raise from_header from None
 
 
 def count_pages(document: Any) -> int:

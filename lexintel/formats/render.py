@@ -75,7 +75,7 @@ class PdfPages:
             for image in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE]):
                 w, h = image.get_px_size()
                 if w * h > 4 * max_pixels:
-                    raise PageFailed("too_large", f"Page {number} holds an image of {w:,} × {h:,} pixels; LexIntel "
+                    raise PageFailed("too_large", f"Page {number} holds an image of {w:,} x {h:,} pixels; LexIntel "
                                                   f"reads images up to {_millions(4 * max_pixels)} pixels.")
             bitmap = page.render(scale=dpi / 72, grayscale=True)
             return to_pgm(bitmap.to_pil()), dpi
@@ -92,7 +92,7 @@ def _fitting_dpi(number: int, width: float, height: float, dpi: int, min_dpi: in
         return fits
     raise PageFailed(
         "too_large",
-        f"Page {number} is too large to read as a scan: it measures {width / 72:,.0f} × {height / 72:,.0f} inches, "
+        f"Page {number} is too large to read as a scan: it measures {width / 72:,.0f} x {height / 72:,.0f} inches, "
         f"{_millions(area_in * min_dpi * min_dpi)} pixels even at {min_dpi} dpi; the limit is "
         f"{_millions(max_pixels)}.",
     )
@@ -120,7 +120,7 @@ class ImageFrames:
         self._image.close()
 
     def _too_large(self, width: int, height: int) -> str:
-        size = f"{width:,} × {height:,} pixels" if width and height else "larger than the limit"
+        size = f"{width:,} x {height:,} pixels" if width and height else "larger than the limit"
         return f"The image is {size}; LexIntel reads images up to {_millions(self._max_pixels)} pixels."
 
     def check(self, number: int) -> None:
