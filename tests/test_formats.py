@@ -20,14 +20,13 @@ from litestar.testing import TestClient
 
 from lexintel import formats
 from lexintel.formats.pdf import PDF
-from lexintel.formats.text import TEXT
 from lexintel.formats.zipdir import member_names
 from lexintel.pipeline.extract import extract_step
 from tests.batch_helpers import make_zip, wait_batch
-from tests.test_formats_documents import email_message, html_page, image_bytes, word_document
 from tests.helpers import corpus, corpus_pages
 from tests.pdfgen import _assemble, make_pdf, text_page
 from tests.test_failures import encrypted_pdf
+from tests.test_formats_documents import email_message, html_page, image_bytes, word_document
 from tests.test_ingest import new_case, upload, wait_terminal
 
 # A Python exception name in a sentence meant for people ("AttributeError: ...", "PDFSyntaxError").

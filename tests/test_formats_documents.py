@@ -93,12 +93,12 @@ def word_with_footnote_and_layout() -> bytes:
 
 
 def html_page() -> bytes:
-    return ("<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>Order &amp; Judgment</title>"
-            "<style>p { color: red }</style><script>var tracking = 'donotindex';</script></head><body>"
-            "<h1>Order&nbsp;granting motion</h1><p>The court finds the lessee&#8217;s rent overdue.<br>"
-            "Payment is due forthwith.</p><ul><li>Costs awarded</li><li>Hearing vacated</ul>"
-            "<table><tr><th>Party</th><th>Role</th></tr><tr><td>Alice</td><td>Plaintiff</td></tr></table>"
-            "<div style='page-break-before: always'>Exhibit A follows.</div></body></html>").encode()
+    return (b"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>Order &amp; Judgment</title>"
+            b"<style>p { color: red }</style><script>var tracking = 'donotindex';</script></head><body>"
+            b"<h1>Order&nbsp;granting motion</h1><p>The court finds the lessee&#8217;s rent overdue.<br>"
+            b"Payment is due forthwith.</p><ul><li>Costs awarded</li><li>Hearing vacated</ul>"
+            b"<table><tr><th>Party</th><th>Role</th></tr><tr><td>Alice</td><td>Plaintiff</td></tr></table>"
+            b"<div style='page-break-before: always'>Exhibit A follows.</div></body></html>")
 
 
 def email_message(attachments: int = 2, *, html: bool = False) -> bytes:
