@@ -47,6 +47,7 @@ def test_a_stored_zip_holding_a_pdf_is_a_zip() -> None:
         (b"<?xml version='1.0'?>\n<invoice/>", "text"),  # XML that is not XHTML stays text
         (b"<p>A fragment", "html"),
         (b"<pre>not one of the tags only HTML starts with", "text"),
+        (b"<script>alert(document.cookie)</script>", "text"),  # a payload, not a page
         (b"1 < 2 and <html> later", "text"),
         (b"From: Alice <a@example.com>\r\nTo: Bob <b@example.com>\r\nSubject: Lease\r\n\r\nHello", "eml"),
         (b"Received: from mx\n\tby host\nFrom: a@example.com\nDate: Mon, 1 Jan 2024 10:00:00 +0000\n\nx", "eml"),

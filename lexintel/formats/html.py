@@ -1,7 +1,8 @@
 """HTML: the text a browser shows, in paragraphs, with scripts, styles and markup dropped, entities decoded.
 
 Recognised by the WHATWG MIME-sniffing rule for HTML (the first tag, after whitespace, is one of the tags that
-only HTML starts with: ``<!DOCTYPE HTML``, ``<html``, ``<head``, ``<body``, ``<p``, ``<div``, … or a comment),
+only HTML starts with: ``<!DOCTYPE HTML``, ``<html``, ``<head``, ``<body``, ``<p``, ``<div``, … or a comment;
+not ``<script`` or ``<iframe``, which start injection payloads rather than documents),
 so it is listed before plain text, which would otherwise take it. Read with the standard library's tolerant
 ``html.parser``: block elements end paragraphs, table rows become one line with cells joined by " | ", list
 items get a bullet, ``<pre>`` keeps its spacing. Text in ``script``, ``style``, ``template``, ``noscript``,
@@ -26,8 +27,10 @@ from lexintel.formats.text import TextDecodeError
 __all__ = ["HTML", "decode_html", "html_blocks"]
 
 _WS = b"\t\n\x0c\r "
-_STARTS = (b"<!doctype html", b"<html", b"<head", b"<script", b"<iframe", b"<h1", b"<div", b"<font", b"<table",
-           b"<a", b"<style", b"<title", b"<b", b"<body", b"<br", b"<p", b"<!--")
+# WHATWG's list less <script and <iframe: a file that starts with one is a payload, not a page to read (kept as
+# plain text, so it is searchable and never treated as markup).
+_STARTS = (b"<!doctype html", b"<html", b"<head", b"<h1", b"<div", b"<font", b"<table", b"<a", b"<style", b"<title",
+           b"<b", b"<body", b"<br", b"<p", b"<!--")
 _TERMINATOR = b" >"
 _XML_DECL = re.compile(rb"^<\?xml[^>]{0,200}\?>")
 _META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]{1,40})""", re.IGNORECASE)
