@@ -2,10 +2,10 @@
 
 pdfminer writes ``(cid:N)`` for a glyph its font does not map to Unicode (no ``ToUnicode``, a subset font with
 private codes). Indexed, those become words ("cid" found 50+ passages of one petition in issue 15), so they
-are always removed. A page whose text is mostly such placeholders or other garbage (the replacement character,
-private-use code points, control characters) has no *usable* text layer: like a page with no text at all it is
-a candidate for OCR. A page is only sent to OCR if it draws something (an image, a figure, a path): a blank
-separator page has nothing to read.
+are always removed. A page whose text is mostly such placeholders or other garbage (the replacement
+character, private-use code points, control characters: removed too) has no *usable* text layer: like a page
+with no text at all it is a candidate for OCR. A page is only sent to OCR if it draws something (an image, a
+figure, a path): a blank separator page has nothing to read.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import NamedTuple
 __all__ = ["CID", "PageText", "assess", "strip_cids"]
 
 CID = re.compile(r"\(cid:\d+\)")
-_GARBAGE = re.compile("[\ufffd\ue000-\uf8ff\x00-\x08\x0b\x0e-\x1f\x7f]")
+_GARBAGE = re.compile("[\ufffd\ue000-\uf8ff\U000f0000-\U0010ffff\x00-\x08\x0b\x0e-\x1f\x7f]")
 _SPACE = re.compile(r"\s+")
 _SPACED_OUT = re.compile(r"[ \t]+\n|\n{3,}")
 
