@@ -103,14 +103,21 @@ def _raw_tesseract(pgm: str, threads: str) -> int:
     return 1
 
 
-def raw_pool(pgms: list[str], workers: int, threads: str) -> float:
-    t0 = time.perf_counter()
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # every reaped descendant: workers and their tesseracts
+    return usage.ru_utime + usage.ru_stime
+
+
+def raw_pool(pgms: list[str], workers: int, threads: str) -> tuple[float, float]:
+    """(pages/s, CPU seconds) of raw tesseract on ``pgms`` in a bare process pool, pool start-up included."""
+    cpu0, t0 = _children_cpu(), time.perf_counter()
     with ProcessPoolExecutor(max_workers=workers) as pool:
         done = sum(pool.map(_raw_tesseract, pgms, [threads] * len(pgms)))
-    return done / (time.perf_counter() - t0)
+    return done / (time.perf_counter() - t0), _children_cpu() - cpu0
 
 
-def lexintel_pool(scan: Path, pages: int, workers: int) -> tuple[float, list[tuple[int, str]], list[float]]:
+def lexintel_pool(scan: Path, pages: int, workers: int) -> tuple[float, float, list[float]]:
+    """(pages/s, CPU seconds, confidences) of the OCR step on ``scan`` through anyio's process pool."""
     import anyio
     import anyio.to_process
 
@@ -137,30 +144,32 @@ def lexintel_pool(scan: Path, pages: int, workers: int) -> tuple[float, list[tup
             for w in range(workers):
                 tg.start_soon(document_part, numbers[w::workers], limiter)
 
-    t0 = time.perf_counter()
-    anyio.run(main)
-    return len(results) / (time.perf_counter() - t0), sorted(results), confidences
+    cpu0, t0 = _children_cpu(), time.perf_counter()
+    anyio.run(main)  # its workers are stopped and reaped when the run ends, so their CPU is counted
+    return len(results) / (time.perf_counter() - t0), _children_cpu() - cpu0, confidences
 
 
-def startup_cost() -> float:
-    """Seconds for Tesseract on a 10 x 10 image (start, load ``eng``, find nothing), median of several runs."""
+def startup_cost() -> tuple[float, float]:
+    """(wall, CPU) seconds of Tesseract on a 10 x 10 image (start, load ``eng``, find nothing), medians."""
     from PIL import Image
 
     with tempfile.TemporaryDirectory() as tmp:
         tiny = Path(tmp) / "tiny.pgm"
         Image.new("L", (10, 10), 255).save(tiny)
-        runs = []
+        walls, cpus = [], []
         for _ in range(7):
-            t0 = time.perf_counter()
+            cpu0, t0 = _children_cpu(), time.perf_counter()
             subprocess.run(["tesseract", str(tiny), "stdout"], capture_output=True, check=False,
                            env={**os.environ, "OMP_THREAD_LIMIT": "1"})
-            runs.append(time.perf_counter() - t0)
-    return statistics.median(runs)
+            walls.append(time.perf_counter() - t0)
+            cpus.append(_children_cpu() - cpu0)
+    return statistics.median(walls), statistics.median(cpus)
 
 
 def bench_speed(workers: int, pages: int, rounds: int) -> None:
     images = render_pages()
     images = (images * (pages // len(images) + 1))[:pages]
+    runs: dict[str, list[tuple[float, float]]] = {"default": [], "single": [], "ours": []}
     with tempfile.TemporaryDirectory() as tmp:
         pgms = []
         for i, (_, _, image) in enumerate(images):
@@ -169,21 +178,26 @@ def bench_speed(workers: int, pages: int, rounds: int) -> None:
             pgms.append(str(target))
         scan = Path(tmp) / "scan.pdf"
         scan_pdf([image for _, _, image in images], scan)
-        raw_default, raw_single, ours = [], [], []
-        for _ in range(rounds):
-            raw_default.append(raw_pool(pgms, workers, ""))
-            raw_single.append(raw_pool(pgms, workers, "1"))
-            ours.append(lexintel_pool(scan, len(images), workers)[0])
-    start = startup_cost()
-    best_raw = max(statistics.median(raw_default), statistics.median(raw_single))
-    print(f"speed: {len(images)} pages at {DPI} dpi, {workers} workers, {rounds} rounds (median); {load_line()}")
-    print(f"  raw tesseract, default threads : {statistics.median(raw_default):.3f} pages/s")
-    print(f"  raw tesseract, OMP_THREAD_LIMIT=1: {statistics.median(raw_single):.3f} pages/s")
-    print(f"  LexIntel ocr_step (renders too) : {statistics.median(ours):.3f} pages/s "
-          f"= {100 * statistics.median(ours) / best_raw:.0f} % of the faster raw (target >= 90 %)")
-    per_page = workers / statistics.median(raw_single)
-    print(f"  tesseract start-up (10x10 image): {start:.3f} s against ~{per_page:.2f} s per page "
-          f"({100 * start / per_page:.0f} %: the most an in-process binding could save)")
+        print(f"speed: {len(images)} pages at {DPI} dpi, {workers} workers, {rounds} rounds; {load_line()}")
+        for round_ in range(1, rounds + 1):  # alternated, so load drift hits every side
+            runs["default"].append(raw_pool(pgms, workers, ""))
+            runs["single"].append(raw_pool(pgms, workers, "1"))
+            rate, cpu, _ = lexintel_pool(scan, len(images), workers)
+            runs["ours"].append((rate, cpu))
+            d, o1, us = runs["default"][-1], runs["single"][-1], runs["ours"][-1]
+            print(f"  round {round_}: raw default threads {d[0]:.3f} pages/s ({d[1]:.1f} CPU s), raw "
+                  f"OMP_THREAD_LIMIT=1 {o1[0]:.3f} pages/s ({o1[1]:.1f} CPU s), LexIntel {us[0]:.3f} pages/s "
+                  f"({us[1]:.1f} CPU s); {load_line()}")
+    med = {k: (statistics.median(r for r, _ in v), statistics.median(c for _, c in v)) for k, v in runs.items()}
+    best = max(("default", "single"), key=lambda k: med[k][0])
+    cheapest = min(("default", "single"), key=lambda k: med[k][1])
+    print(f"  median: LexIntel {med['ours'][0]:.3f} pages/s = {100 * med['ours'][0] / med[best][0]:.0f} % of the "
+          f"faster raw ({best}) by wall clock, {100 * med[cheapest][1] / med['ours'][1]:.0f} % by CPU "
+          "(raw CPU / LexIntel CPU; target >= 90 %)")
+    wall, cpu = startup_cost()
+    per_page = med["single"][1] / len(images)
+    print(f"  tesseract start-up (10x10 image): {wall:.3f} s wall, {cpu:.3f} CPU s, against {per_page:.2f} CPU s "
+          f"per page ({100 * cpu / per_page:.0f} %: the most an in-process binding could save)")
 
 
 # quality

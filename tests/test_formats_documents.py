@@ -10,6 +10,7 @@ from __future__ import annotations
 import email.policy
 import io
 import re
+import shutil
 import zipfile
 from email.message import EmailMessage
 from pathlib import Path
@@ -148,7 +149,7 @@ def png_bomb(width: int = 100_000, height: int = 100_000) -> bytes:
 def pool(tmp_path: Path, data: bytes, kind: str, options: ExtractOptions | None = None) -> StepResult:
     path = tmp_path / f"stored-{kind}"
     path.write_bytes(data)
-    chosen = options or ExtractOptions()
+    chosen = options or ExtractOptions(soffice="")  # the XML reader, even where LibreOffice is installed
 
     async def run() -> StepResult:
         return await anyio.to_process.run_sync(extract_pages, str(path), kind, 0, 30.0, 1024, chosen,
@@ -217,6 +218,13 @@ def test_deleted_text_and_field_codes_are_not_indexed(tmp_path: Path) -> None:
     text = text_of(step)
     assert "Signed by both parties. in ink" in text
     assert "withdrawn" not in text and "MERGEFORMAT" not in text
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice is not installed (the default)")
+def test_with_libreoffice_a_word_document_gets_printed_page_numbers(tmp_path: Path) -> None:
+    step = pool(tmp_path, word_document(), "docx", ExtractOptions())
+    assert step["error"] is None and step["total"] == 2 and "labels" not in step
+    assert "sixty days" in step["pages"][1][1] and "sixty days" not in step["pages"][0][1]
 
 
 @pytest.mark.parametrize(("data", "says"), [
