@@ -63,11 +63,23 @@ class PdfPages:
 
     def picture(self, number: int, dpi: int, min_dpi: int, max_pixels: int) -> tuple[bytes, int]:
         """Page ``number`` as a PGM, and the dpi it was rendered at."""
-        import pypdfium2.raw as pdfium_c
+        from pypdfium2 import PdfiumError
 
         if not 1 <= number <= len(self._pdf):
             raise PageFailed("ocr_failed", f"Page {number} could not be rendered: the PDF renderer finds only "
                                            f"{len(self._pdf)} pages in this file.")
+        try:
+            return self._render(number, dpi, min_dpi, max_pixels)
+        except PdfiumError as exc:  # one page PDFium cannot load or draw: that page only
+            if "bitmap" in str(exc).lower():
+                raise PageFailed("too_large", f"Rendering page {number} needed more memory than the worker limit "
+                                              "allows; the page was skipped.") from None
+            raise PageFailed("ocr_failed", f"Page {number} could not be rendered (it is damaged); "
+                                           "the page was skipped.") from None
+
+    def _render(self, number: int, dpi: int, min_dpi: int, max_pixels: int) -> tuple[bytes, int]:
+        import pypdfium2.raw as pdfium_c
+
         page = self._pdf[number - 1]
         try:
             width, height = page.get_size()  # points (1/72 inch), as displayed (after /Rotate)
