@@ -20,13 +20,13 @@ from litestar.testing import TestClient
 
 from lexintel import formats
 from lexintel.formats.pdf import PDF
-from lexintel.formats.text import TEXT
 from lexintel.formats.zipdir import member_names
 from lexintel.pipeline.extract import extract_step
 from tests.batch_helpers import make_zip, wait_batch
 from tests.helpers import corpus, corpus_pages
 from tests.support.pdfs import assemble, make_pdf, text_page
 from tests.test_failures import encrypted_pdf
+from tests.test_formats_documents import email_message, html_page, image_bytes, word_document
 from tests.test_ingest import new_case, upload, wait_terminal
 
 # A Python exception name in a sentence meant for people ("AttributeError: ...", "PDFSyntaxError").
@@ -101,6 +101,11 @@ SAMPLES: dict[str, Callable[[], bytes]] = {
     "text": lambda: "Schriftsatz über Räumung\f2. Seite\n".encode(),
     "zip": stored_zip_holding_a_pdf,
     "docx": lambda: ooxml("docx"),
+    "html": html_page,
+    "eml": lambda: email_message(1),
+    "png": lambda: image_bytes("PNG"),
+    "jpeg": lambda: image_bytes("JPEG"),
+    "tiff": lambda: image_bytes("TIFF", frames=2),
     "xlsx": lambda: ooxml("xlsx"),
     "pptx": lambda: ooxml("pptx"),
     "odt": lambda: odf("text"),
@@ -133,7 +138,8 @@ def test_every_registered_format_is_detected_from_a_real_file(tmp_path: Path) ->
     ("a ZIP of XML files that is no Office package", make_zip([("word/document.xml", b"<x/>")]), "zip"),
     ("a PDF with a ZIP appended", make_pdf([text_page("poly")]) + ooxml("docx"), "pdf"),
     ("a GIF with a ZIP appended", b"GIF89a\x01\x00\x01\x00\x80\x00\x00" + ooxml("docx"), None),
-    ("PNG", b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8, None),
+    ("PNG signature without its IHDR chunk", b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8, None),
+    ("a Word document written by python-docx", word_document(), "docx"),
 ])
 def test_detection_edge_cases(tmp_path: Path, name: str, data: bytes, kind: str | None) -> None:
     assert detect_file(tmp_path, data) == kind, name
@@ -179,24 +185,24 @@ def test_central_directory_reader_matches_zipfile(tmp_path: Path, monkeypatch: p
 
 
 def test_refusal_sentences_name_the_type() -> None:
-    word, zip_format = formats.by_kind("docx"), formats.by_kind("zip")
-    assert formats.refusal("report.docx", 10, word) == (
+    excel, zip_format = formats.by_kind("xlsx"), formats.by_kind("zip")
+    assert formats.refusal("damages.xlsx", 10, excel) == (
         "unsupported_type",
-        "report.docx is a Word document; LexIntel cannot read Word files yet "
+        "damages.xlsx is an Excel workbook; LexIntel cannot read Excel files yet "
         "(save it as a PDF and upload the PDF instead).")
     assert formats.refusal("bundle.zip", 10, zip_format) == (
         "unsupported_type", "bundle.zip is a ZIP archive; upload it on its own to unpack it.")
     assert formats.refusal("blob.bin", 10, None) == (
-        "unsupported_type", "blob.bin is not a PDF or plain-text file (judged by its content, not its name).")
+        "unsupported_type", "blob.bin is not a PDF or plain-text file, Word document, image, HTML page or email "
+                            "(judged by its content, not its name).")
     assert formats.refusal("empty.pdf", 0, PDF) == ("empty_file", "empty.pdf is empty.")
-    assert formats.refusal("a.pdf", 10, PDF) is None and formats.refusal("a.txt", 10, TEXT) is None
-    excel = formats.by_kind("xlsx")
-    assert excel is not None and excel.not_readable_yet.startswith("an Excel workbook; LexIntel cannot read Excel")
+    for kind in ("pdf", "text", "docx", "html", "eml", "png", "jpeg", "tiff"):
+        assert formats.refusal(f"a.{kind}", 10, formats.by_kind(kind)) is None, kind
 
 
 @pytest.mark.parametrize(("kind", "name", "says"), [
-    ("docx", "report.docx", "report.docx is a Word document; LexIntel cannot read Word files yet"),
     ("xlsx", "damages.xlsx", "damages.xlsx is an Excel workbook; LexIntel cannot read Excel files yet"),
+    ("pptx", "deck.pptx", "deck.pptx is a PowerPoint presentation; LexIntel cannot read PowerPoint files yet"),
     ("odt", "brief.odt", "brief.odt is an OpenDocument text document; LexIntel cannot read OpenDocument files"),
 ])
 def test_a_lone_office_file_is_refused_with_415_naming_the_type(
@@ -212,21 +218,30 @@ def test_a_lone_office_file_is_refused_with_415_naming_the_type(
     assert list((Path(client.app.state.services.settings.data_dir) / "incoming").iterdir()) == []
 
 
-def test_a_docx_among_several_files_is_a_failed_document_with_the_reason(client: TestClient) -> None:  # type: ignore[type-arg]
+def test_an_excel_file_among_several_is_a_failed_document_and_a_word_file_is_read(
+    client: TestClient,  # type: ignore[type-arg]
+) -> None:
     case_id = new_case(client)
     pdf = corpus("minimal-document")
-    body = upload(client, case_id, ("report.docx", ooxml("docx")), (pdf.name, pdf.read_bytes()))
+    body = upload(client, case_id, ("damages.xlsx", ooxml("xlsx")), ("report.docx", ooxml("docx")),
+                  (pdf.name, pdf.read_bytes()))
     by_name = {d["filename"]: d for d in body["documents"]}
-    assert set(by_name) == {"report.docx", pdf.name}
-    word = by_name["report.docx"]
-    assert word["status"] == "failed" and word["kind"] == "docx" and word["error_code"] == "unsupported_type"
-    assert "is a Word document; LexIntel cannot read Word files yet" in word["error_message"]
+    assert set(by_name) == {"damages.xlsx", "report.docx", pdf.name}
+    excel = by_name["damages.xlsx"]
+    assert excel["status"] == "failed" and excel["kind"] == "xlsx" and excel["error_code"] == "unsupported_type"
+    assert "is an Excel workbook; LexIntel cannot read Excel files yet" in excel["error_message"]
     assert wait_terminal(client, by_name[pdf.name]["id"])["status"] == "indexed"
+    word = wait_terminal(client, by_name["report.docx"]["id"])
+    assert word["status"] == "indexed"
+    pages = client.get(f"/documents/{by_name['report.docx']['id']}/text").json()["pages"]
+    assert [p["text"] for p in pages] == ["The lessee shall pay the rent on the first of each month."]
 
 
-def test_a_zip_holding_a_docx_skips_it_and_never_unpacks_its_xml(client: TestClient) -> None:  # type: ignore[type-arg]
+def test_a_zip_holding_office_files_skips_the_unreadable_and_never_unpacks_their_xml(
+    client: TestClient,  # type: ignore[type-arg]
+) -> None:
     case_id = new_case(client)
-    archive = make_zip([("production/report.docx", ooxml("docx")), ("production/notes.txt", b"Settlement notes."),
+    archive = make_zip([("production/damages.xlsx", ooxml("xlsx")), ("production/notes.txt", b"Settlement notes."),
                         ("production/sheet.ods", odf("spreadsheet"))])
     resp = client.post(f"/cases/{case_id}/documents", files={"files": ("production.zip", archive)})
     assert resp.status_code == 202, resp.text
@@ -234,25 +249,25 @@ def test_a_zip_holding_a_docx_skips_it_and_never_unpacks_its_xml(client: TestCli
     assert batch["status"] == "completed"
     assert batch["counts"]["total"] == 1 and batch["counts"]["indexed"] == 1 and batch["counts"]["skipped"] == 2
     log = {e["name"]: e for e in batch["log"]}
-    assert set(log) == {"production/report.docx", "production/sheet.ods"}
+    assert set(log) == {"production/damages.xlsx", "production/sheet.ods"}
     assert all(e["code"] == "unsupported_type" and e["level"] == "skipped" for e in log.values())
-    assert log["production/report.docx"]["message"] == (
-        "Skipped production/report.docx: a Word document; LexIntel cannot read Word files yet "
+    assert log["production/damages.xlsx"]["message"] == (
+        "Skipped production/damages.xlsx: an Excel workbook; LexIntel cannot read Excel files yet "
         "(save it as a PDF and upload the PDF instead)")
     assert "OpenDocument spreadsheet" in log["production/sheet.ods"]["message"]
     names = [d["filename"] for d in client.get(f"/cases/{case_id}/documents").json()]
-    assert names == ["notes.txt"]  # no "[Content_Types].xml", ".rels" or "document.xml" documents
+    assert names == ["notes.txt"]  # no "[Content_Types].xml", ".rels" or "workbook.xml" documents
 
 
-def test_a_chunked_docx_is_refused_and_its_batch_fails(client: TestClient) -> None:  # type: ignore[type-arg]
+def test_a_chunked_excel_file_is_refused_and_its_batch_fails(client: TestClient) -> None:  # type: ignore[type-arg]
     case_id = new_case(client)
-    data = ooxml("docx")
+    data = ooxml("xlsx")
     session = client.post(f"/cases/{case_id}/uploads",
-                          json={"filename": "report.docx", "total_size": len(data), "chunk_size": len(data)}).json()
+                          json={"filename": "damages.xlsx", "total_size": len(data), "chunk_size": len(data)}).json()
     assert client.put(f"/uploads/{session['upload_id']}/chunks/0", content=data).status_code == 200
     resp = client.post(f"/uploads/{session['upload_id']}/complete")
     assert resp.status_code == 415 and resp.json()["code"] == "unsupported_type"
-    assert "report.docx is a Word document" in resp.json()["detail"]
+    assert "damages.xlsx is an Excel workbook" in resp.json()["detail"]
     batch = client.get(f"/batches/{session['batch_id']}").json()
     assert batch["status"] == "failed" and batch["error_code"] == "unsupported_type"
 
@@ -315,7 +330,7 @@ def test_a_pdf_continues_where_the_last_step_stopped(tmp_path: Path) -> None:
     (encrypted_pdf(), "pdf", "encrypted_pdf", "password"),
     (broken_page_tree_pdf(), "pdf", "extraction_error", "LexIntel could not read this PDF"),
     (b"plain text\n" * 100 + b"\x00\x01\x02\xff" * 100, "text", "undecodable_text", "offset"),
-    (ooxml("docx"), "docx", "unsupported_type", "This file is a Word document"),
+    (ooxml("xlsx"), "xlsx", "unsupported_type", "This file is an Excel workbook"),
     (b"whatever", "hologram", "unsupported_type", "stored type (hologram)"),
 ])
 def test_failures_come_back_as_codes_and_sentences(tmp_path: Path, data: bytes, kind: str, code: str,
@@ -333,7 +348,7 @@ def test_failures_come_back_as_codes_and_sentences(tmp_path: Path, data: bytes, 
     ValueError("invalid literal for int() with base 10: b'x'"),
 ])
 def test_no_error_reaches_people_by_its_python_name(exc: BaseException) -> None:
-    for fmt in (PDF, TEXT):
+    for fmt in (f for f in formats.FORMATS if f.readable):
         code, detail = fmt.failure(exc)
         assert code in {"extraction_error", "too_large"} and detail.endswith("."), detail
         assert not PYTHON_NAME.search(detail), detail

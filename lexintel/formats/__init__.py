@@ -7,7 +7,9 @@ stored ``kind``). Detection is by content only, never by name or the client's co
 Adding a format: write one module that defines a :class:`Format` (how it is recognised, whether it is a
 container, its extraction step, how its errors read) and add it to :data:`FORMATS` below. Order matters
 where formats overlap: the ZIP-based documents come before ZIP, and ZIP before PDF (an archive that stores a
-PDF uncompressed has ``%PDF-`` in its first KiB). Plain text is the fallback, so it comes last.
+PDF uncompressed has ``%PDF-`` in its first KiB); images, whose signature is at byte 0, before PDF, which
+may start up to 1 KiB in. HTML and email are text with a recognisable start, so they come before plain
+text, the fallback, which comes last.
 """
 
 from __future__ import annotations
@@ -15,8 +17,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from lexintel.formats.base import ExtractOptions, Failure, Format, Probe, StepResult
+from lexintel.formats.docx import WORD
+from lexintel.formats.eml import EMAIL
+from lexintel.formats.html import HTML
+from lexintel.formats.image import JPEG, PNG, TIFF
 from lexintel.formats.odf import ODF_PRESENTATION, ODF_SPREADSHEET, ODF_TEXT
-from lexintel.formats.ooxml import EXCEL, POWERPOINT, WORD
+from lexintel.formats.ooxml import EXCEL, POWERPOINT
 from lexintel.formats.pdf import PDF
 from lexintel.formats.text import TEXT
 from lexintel.formats.zip import ZIP
@@ -42,7 +48,12 @@ FORMATS: tuple[Format, ...] = (
     ODF_SPREADSHEET,
     ODF_PRESENTATION,
     ZIP,
+    PNG,
+    JPEG,
+    TIFF,
     PDF,
+    HTML,
+    EMAIL,
     TEXT,
 )
 
@@ -65,11 +76,18 @@ def by_kind(kind: str) -> Format | None:
 
 
 def not_recognised() -> str:
-    """Why content no format matched is refused, as a phrase after "<name> is"."""
-    nouns = [fmt.noun for fmt in FORMATS if fmt.readable]
-    listed = nouns[0] if len(nouns) == 1 else f"{', '.join(nouns[:-1])} or {nouns[-1]}"
-    article = next(fmt.title.split(" ", 1)[0] for fmt in FORMATS if fmt.readable)
-    return f"not {article} {listed} file (judged by its content, not its name)"
+    """Why content no format matched is refused, as a phrase after "<name> is".
+
+    "not a PDF or plain-text file, Word document, HTML page, email or image": the two oldest formats first,
+    then the others by their titles; formats sharing a noun (PNG, JPEG, TIFF: "image") are named once by it.
+    """
+    readable = [fmt for fmt in FORMATS if fmt.readable and fmt not in (PDF, TEXT)]
+    shared = {fmt.noun for fmt in readable if sum(f.noun == fmt.noun for f in readable) > 1}
+    others = list(dict.fromkeys(fmt.noun if fmt.noun in shared else fmt.title.split(" ", 1)[1] for fmt in readable))
+    listed = f"{PDF.noun} or {TEXT.noun} file"
+    if others:
+        listed += ", " + (others[0] if len(others) == 1 else f"{', '.join(others[:-1])} or {others[-1]}")
+    return f"not {PDF.title.split(' ', 1)[0]} {listed} (judged by its content, not its name)"
 
 
 def refusal(filename: str, size: int, fmt: Format | None) -> Failure | None:

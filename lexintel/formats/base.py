@@ -13,11 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import NamedTuple, TypedDict
+from typing import NamedTuple, NotRequired, TypedDict
 
 from lexintel.formats.zipdir import member_names
 
 __all__ = [
+    "MAX_PIXELS",
     "ExtractOptions",
     "Failure",
     "Format",
@@ -38,12 +39,28 @@ class Failure(NamedTuple):
 
 
 class StepResult(TypedDict):
-    """One extraction step, as it crosses back from the worker process (plain data only)."""
+    """One extraction (or OCR) step, as it crosses back from the worker process (plain data only).
+
+    The four required keys are all a caller must read. The others are present only when there is something
+    to say, so existing callers keep working: which pages still need OCR, the OCR confidence of pages read
+    from their image, pages that failed on their own (the document goes on), how the pages of a format
+    without fixed pages are cited, and the files a document carries (an email's attachments).
+    """
 
     pages: list[tuple[int, str]]  # (1-based page number, text)
-    total: int  # pages in the document, as far as known
-    next: int | None  # 0-based page to continue from, None when done
-    error: tuple[str, str] | None  # a Failure as a plain tuple
+    total: int  # pages in the document, as far as known (for an OCR step: pages this OCR pass reads)
+    next: int | None  # where to continue (0-based), None when done
+    error: tuple[str, str] | None  # a Failure as a plain tuple: the document fails
+    needs_ocr: NotRequired[list[int]]  # pages with no usable text layer (none, or mostly unmapped glyphs)
+    ocr: NotRequired[list[tuple[int, float | None]]]  # pages read by OCR, mean word confidence 0-100 (None: no words)
+    page_errors: NotRequired[list[tuple[int, str, str]]]  # (page, code, detail): that page only, stored empty
+    labels: NotRequired[list[tuple[int, str]]]  # (page, how a citation names it): "paragraphs 12-30"
+    attachments: NotRequired[list[tuple[str, str]]]  # (filename as sent, path of its bytes on disk)
+
+
+MAX_PIXELS = 40_000_000
+"""Largest image (pixels) read or rendered for OCR: a letter page at 600 dpi is 33.7 million; 8-bit gray at this
+size is 40 MB, so a worker's memory stays bounded whatever size a file declares."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +68,11 @@ class ExtractOptions:
     """Settings an extraction step may use; one picklable bag so new formats add fields, not parameters."""
 
     boxes_flow: float | None = None
+    attachments_dir: str | None = None  # where an email's attachments are written (None: listed, not written)
+    max_attachments: int = 100  # an email with more fails: each would become a document of its own
+    max_pixels: int = MAX_PIXELS  # an image (or TIFF frame) larger than this is not read
+    soffice: str = "soffice"  # LibreOffice, to give Word files real page numbers when installed ("" never)
+    soffice_timeout: float = 120.0
 
 
 StepFunction = Callable[[str, int, float, ExtractOptions], StepResult]

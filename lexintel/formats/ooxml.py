@@ -1,9 +1,9 @@
-"""Office Open XML (Word, Excel, PowerPoint): ZIPs recognised by their central directory, not readable yet.
+"""Office Open XML (Excel, PowerPoint): ZIPs recognised by their central directory, not readable yet.
 
 An OOXML package always has ``[Content_Types].xml`` at its root; the main part says which application wrote
-it. Without these formats a ``.docx`` would be unpacked as an archive into "text" documents of raw XML.
-Until the formats work (issue 15) adds an ``extract`` step, such files are refused with a sentence naming
-the type.
+it. Without these formats a workbook would be unpacked as an archive into "text" documents of raw XML; until
+they get an ``extract`` step, such files are refused with a sentence naming the type. Word documents are
+read (:mod:`lexintel.formats.docx`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from lexintel.formats.base import Format, Probe
 
-__all__ = ["EXCEL", "POWERPOINT", "WORD"]
+__all__ = ["EXCEL", "POWERPOINT"]
 
 
 def _package_with(main_part: str) -> Callable[[Probe], bool]:
@@ -22,7 +22,6 @@ def _package_with(main_part: str) -> Callable[[Probe], bool]:
     return matches
 
 
-WORD = Format(kind="docx", title="a Word document", noun="Word", matches=_package_with("word/document.xml"))
 EXCEL = Format(kind="xlsx", title="an Excel workbook", noun="Excel", matches=_package_with("xl/workbook.xml"))
 POWERPOINT = Format(kind="pptx", title="a PowerPoint presentation", noun="PowerPoint",
                     matches=_package_with("ppt/presentation.xml"))

@@ -5,11 +5,17 @@ where to continue, which gives per-page progress without a side channel back to 
 the open document between steps, so a continuation that lands on the same worker does not re-parse the
 file; one that lands elsewhere re-opens it and skips ahead (cheap: pages are not interpreted). pdfminer's
 layout objects do not pickle: only ``(page, text)`` pairs leave the worker.
+
+How pages are read (layout settings per page, bounded memory) is :mod:`lexintel.formats.pdftext`; opening from
+the header and counting real pages is :mod:`lexintel.formats.pdfopen`. Each page's text is judged by
+:mod:`lexintel.formats.textlayer`: ``(cid:N)`` placeholders never leave the worker, and a page with no usable
+text layer that draws something (a scan), or a thin one over a page-sized image (a scan with a Bates stamp),
+is listed in ``needs_ocr``. A page pdfminer fails on is stored empty and listed there too: the renderer
+used for OCR may still read it.
 """
 
 from __future__ import annotations
 
-import io
 import itertools
 import time
 from dataclasses import dataclass
@@ -17,8 +23,13 @@ from typing import Any, BinaryIO
 
 from lexintel.formats.base import ExtractOptions, Failure, Format, Probe, StepResult
 from lexintel.formats.normalize import searchable
+from lexintel.formats.pdfopen import count_pages, open_document
+from lexintel.formats.textlayer import assess
 
 __all__ = ["PDF", "classify", "extract_pdf", "pdf_text_whole"]
+
+SCAN_COVER = 0.5  # images over half the page ...
+THIN_TEXT = 200  # ... and fewer visible characters than this: a scan with a stamp, footer or Bates number
 
 
 def _matches(probe: Probe) -> bool:
@@ -28,7 +39,7 @@ def _matches(probe: Probe) -> bool:
 def _laparams(boxes_flow: float | None) -> Any:
     from pdfminer.layout import LAParams
 
-    return LAParams(boxes_flow=boxes_flow)
+    return LAParams(boxes_flow=boxes_flow, all_texts=True)
 
 
 @dataclass
@@ -39,8 +50,7 @@ class _PdfCursor:
     fp: BinaryIO
     total: int
     pages: Any  # iterator of PDFPage
-    interpreter: Any
-    out: io.StringIO
+    reader: Any  # pdftext.PageReader
     next_index: int = 0
 
     def close(self) -> None:
@@ -50,34 +60,15 @@ class _PdfCursor:
 _cursor: _PdfCursor | None = None  # this worker process's open document, kept between steps
 
 
-def _declared_count(document: Any) -> int:
-    from pdfminer.pdftypes import resolve1
-
-    try:
-        pages_dict = resolve1(document.catalog.get("Pages"))
-        return int(resolve1(pages_dict.get("Count", 0))) if isinstance(pages_dict, dict) else 0
-    except Exception:
-        return 0
-
-
 def _open_pdf(path: str, boxes_flow: float | None) -> _PdfCursor:
-    from pdfminer.converter import TextConverter
-    from pdfminer.pdfdocument import PDFDocument
-    from pdfminer.pdfinterp import PDFPageInterpreter, PDFResourceManager
     from pdfminer.pdfpage import PDFPage
-    from pdfminer.pdfparser import PDFParser
 
-    fp = open(path, "rb")  # noqa: SIM115 - kept open across steps, closed by _PdfCursor.close
+    from lexintel.formats.pdftext import PageReader
+
+    fp, document = open_document(path)
     try:
-        document = PDFDocument(PDFParser(fp))
-        total = _declared_count(document)
-        if total <= 0:  # no usable /Count: count the page tree
-            total = sum(1 for _ in PDFPage.create_pages(document))
-        manager = PDFResourceManager(caching=True)
-        out = io.StringIO()
-        device = TextConverter(manager, out, laparams=_laparams(boxes_flow))
-        interpreter = PDFPageInterpreter(manager, device)
-        return _PdfCursor(path, fp, total, iter(PDFPage.create_pages(document)), interpreter, out)
+        total = count_pages(document)  # the real page tree: /Count is only a claim
+        return _PdfCursor(path, fp, total, iter(PDFPage.create_pages(document)), PageReader(boxes_flow))
     except BaseException:
         fp.close()
         raise
@@ -112,8 +103,24 @@ def extract_pdf(path: str, start: int, budget_s: float, options: ExtractOptions)
         raise
 
 
+def _read_page(cur: _PdfCursor, page: Any) -> tuple[str, bool]:
+    """A page's text to store and whether it should be read by OCR instead (or as well)."""
+    try:
+        raw, drawn, image_cover = cur.reader.read(page)
+    except MemoryError:
+        raise
+    except Exception:  # one bad page does not lose the others: stored empty, and the renderer may read it
+        return "", True
+    judged = assess(searchable(raw))
+    if not judged.usable:
+        return "", drawn or bool(raw.strip())
+    thin = sum(not c.isspace() for c in judged.text) < THIN_TEXT
+    return judged.text, thin and image_cover >= SCAN_COVER
+
+
 def _step(cur: _PdfCursor, budget_s: float) -> StepResult:
     pages: list[tuple[int, str]] = []
+    needs_ocr: list[int] = []
     deadline = time.monotonic() + budget_s
     done = False
     while not pages or time.monotonic() < deadline:
@@ -122,25 +129,23 @@ def _step(cur: _PdfCursor, budget_s: float) -> StepResult:
             done = True
             break
         cur.next_index += 1
-        cur.out.seek(0)
-        cur.out.truncate()
-        try:
-            cur.interpreter.process_page(page)
-            text = searchable(cur.out.getvalue().rstrip("\f"))  # TextConverter ends pages with a form feed
-        except MemoryError:
-            raise
-        except Exception:  # one bad page does not lose the others: it is stored empty
-            text = ""
+        text, scan = _read_page(cur, page)
         pages.append((cur.next_index, text))
+        if scan:
+            needs_ocr.append(cur.next_index)
     total = max(cur.total, cur.next_index)
+    result: StepResult = {"pages": pages, "total": total, "next": cur.next_index, "error": None}
+    if needs_ocr:
+        result["needs_ocr"] = needs_ocr
     if done or (cur.next_index >= cur.total and _at_end(cur)):
         _close()
-        return {"pages": pages, "total": total, "next": None, "error": None}
-    return {"pages": pages, "total": total, "next": cur.next_index, "error": None}
+        result["next"] = None
+        result["total"] = cur.next_index  # the pages there were, whatever the tree walk said
+    return result
 
 
 def _at_end(cur: _PdfCursor) -> bool:
-    """Peek whether the page iterator is exhausted (a wrong /Count must not cut the document short)."""
+    """Peek whether the page iterator is exhausted (a wrong count must not cut the document short)."""
     nxt = next(cur.pages, None)
     if nxt is None:
         return True

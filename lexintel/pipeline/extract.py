@@ -1,9 +1,13 @@
-"""The extraction worker's entry point (run through ``anyio.to_process``): find the format, run its step.
+"""The worker entry points (run through ``anyio.to_process``): extraction by format, and OCR.
 
 Everything here must be importable at top level and exchange only plain data. Each format's step lives in
 its module under :mod:`lexintel.formats`; this module adds what every step needs in a worker process: the
 memory cap, the lookup by stored ``kind``, and errors returned as data (a code and a human reason) instead
 of raised, so the server never unpickles a library's exception.
+
+:func:`extract_step` keeps the signature the runner calls today; :func:`extract_pages` takes the whole
+:class:`ExtractOptions` (an email's attachments directory, ...). :func:`ocr_step` reads listed pages by OCR in
+the same step shape (see :mod:`lexintel.formats.ocrstep`).
 
 Each worker caps its own address space (``RLIMIT_AS``) so a decompression bomb raises MemoryError in the
 worker instead of exhausting the machine; the server kills a worker that runs past the document time limit.
@@ -12,10 +16,12 @@ worker instead of exhausting the machine; the server kills a worker that runs pa
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 from lexintel.formats import ExtractOptions, StepResult, by_kind
+from lexintel.formats.ocr import OcrOptions
 
-__all__ = ["ExtractStep", "extract_step"]
+__all__ = ["ExtractStep", "extract_pages", "extract_step", "ocr_step"]
 
 ExtractStep = StepResult
 
@@ -41,6 +47,12 @@ def extract_step(
     path: str, kind: str, start: int, budget_s: float, memory_mb: int, boxes_flow: float | None
 ) -> StepResult:
     """Extract the next pages of ``path`` starting at 0-based page ``start``; errors come back as data."""
+    return extract_pages(path, kind, start, budget_s, memory_mb, ExtractOptions(boxes_flow=boxes_flow))
+
+
+def extract_pages(path: str, kind: str, start: int, budget_s: float, memory_mb: int,
+                  options: ExtractOptions) -> StepResult:
+    """:func:`extract_step` with every extraction option (attachments directory, limits)."""
     _apply_memory_limit(memory_mb)
     fmt = by_kind(kind)
     if fmt is None or fmt.extract is None:
@@ -48,9 +60,31 @@ def extract_step(
             return _failed("unsupported_type", f"This file's stored type ({kind}) is not one LexIntel knows.")
         return _failed("unsupported_type", f"This file is {fmt.not_readable_yet}.")
     try:
-        return fmt.extract(path, start, budget_s, ExtractOptions(boxes_flow=boxes_flow))
+        return fmt.extract(path, start, budget_s, options)
     except Exception as exc:  # MemoryError included; KeyboardInterrupt and SystemExit end the worker
         code, detail = fmt.failure(exc)
+        return _failed(code, detail)
+
+
+def ocr_step(path: str, kind: str, pages: Sequence[int], start: int, budget_s: float, memory_mb: int,
+             options: OcrOptions) -> StepResult:
+    """OCR ``pages[start:]`` (1-based page numbers of ``path``) for about ``budget_s`` seconds; errors as data.
+
+    ``total`` is ``len(pages)`` and ``next`` an index into ``pages``; ``ocr`` carries each page's mean word
+    confidence, ``page_errors`` the pages that could not be read (the document goes on without them).
+    """
+    from lexintel.formats import render
+    from lexintel.formats.ocrstep import ocr_pages
+
+    _apply_memory_limit(memory_mb)
+    fmt = by_kind(kind)
+    try:
+        return ocr_pages(path, kind, list(pages), start, budget_s, options)
+    except Exception as exc:
+        known = render.classify(exc)
+        if known is None and fmt is not None:
+            known = fmt.failure(exc)
+        code, detail = known or ("ocr_failed", "LexIntel could not read this file by OCR.")
         return _failed(code, detail)
 
 
