@@ -23,7 +23,7 @@ from PIL import Image
 from lexintel.formats import StepResult
 from lexintel.formats.ocr import NOT_INSTALLED, OcrOptions, merge_ocr, parse_tsv, tesseract_problem
 from lexintel.pipeline.extract import extract_step, ocr_step
-from tests.pdfgen import _assemble
+from tests.support.pdfs import assemble
 from tests.test_formats_documents import png_bomb
 from tests.test_pdf_defects import image_pdf, mixed_pdf, one_page, scan_image
 
@@ -113,7 +113,7 @@ def test_png_and_jpeg_scans_are_read(tmp_path: Path) -> None:
 def test_a_page_declaring_100000_points_square_fails_alone_and_fast(tmp_path: Path) -> None:
     objects = one_page(b"BT /F1 12 Tf 72 720 Td (huge) Tj ET")
     objects[3] = objects[3].replace(b"/MediaBox [0 0 612 792]", b"/MediaBox [0 0 100000 100000]")
-    data = _assemble(objects)
+    data = assemble(objects)
     started = time.monotonic()
     step = ocr(tmp_path, data, "pdf", [1])
     assert time.monotonic() - started < 30
@@ -128,7 +128,7 @@ def test_an_image_declaring_100000_pixels_square_inside_a_page_fails_that_page(t
     image = (b"<< /Type /XObject /Subtype /Image /Width 100000 /Height 100000 /BitsPerComponent 1 /ColorSpace "
              b"/DeviceGray /Filter /FlateDecode /Length %d >>\nstream\n" % len(data) + data + b"\nendstream")
     objects = one_page(b"q 612 0 0 792 0 0 cm /Im1 Do Q", page_extra=b"/XObject << /Im1 6 0 R >>", extra=[image])
-    step = ocr(tmp_path, _assemble(objects), "pdf", [1])
+    step = ocr(tmp_path, assemble(objects), "pdf", [1])
     assert step["error"] is None
     [(page, code, detail)] = step.get("page_errors", [])
     assert (page, code) == (1, "too_large")

@@ -29,7 +29,7 @@ from lexintel.formats import StepResult
 from lexintel.formats.textlayer import assess
 from lexintel.pipeline.extract import extract_step
 from tests.helpers import corpus, corpus_pages
-from tests.pdfgen import _assemble, _stream, make_pdf, text_page
+from tests.support.pdfs import assemble, make_pdf, stream_object, text_page
 
 PYTHON_NAME = re.compile(r"\b[A-Z][A-Za-z]*(Error|Exception|Incorrect|NotFound)\b|\bobjid\b|Traceback")
 _HELVETICA = b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"
@@ -46,7 +46,7 @@ def one_page(content: bytes, *, page_extra: bytes = b"", extra: list[bytes] | No
             _HELVETICA,
             b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << %s >> %s >>"
             b" /Contents 5 0 R >>" % (fonts, page_extra),
-            _stream(zlib.compress(content), flate=True), *(extra or [])]
+            stream_object(zlib.compress(content), flate=True), *(extra or [])]
 
 
 def with_xref_stream(objects: list[bytes]) -> bytes:
@@ -68,7 +68,7 @@ def with_xref_stream(objects: list[bytes]) -> bytes:
 
 
 def rotated(rotation: int) -> bytes:
-    return _assemble(one_page(b"BT /F1 12 Tf 72 720 Td (hello world from a rotated page) Tj 0 -14 Td "
+    return assemble(one_page(b"BT /F1 12 Tf 72 720 Td (hello world from a rotated page) Tj 0 -14 Td "
                               b"(second line here) Tj ET", pages_extra=b"/Rotate %d" % rotation))
 
 
@@ -78,7 +78,7 @@ def form_xobject_page() -> bytes:
             b"58 0 Td (Case) Tj ET")
     xobject = (b"<< /Type /XObject /Subtype /Form /BBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >>"
                b" /Length %d >>\nstream\n" % len(form) + form + b"\nendstream")
-    return _assemble(one_page(b"q /X1 Do Q", page_extra=b"/XObject << /X1 6 0 R >>", extra=[xobject]))
+    return assemble(one_page(b"q /X1 Do Q", page_extra=b"/XObject << /X1 6 0 R >>", extra=[xobject]))
 
 
 _UNMAPPED_FONT = [
@@ -94,7 +94,7 @@ def unmapped_glyphs(*, words: bytes = b"") -> bytes:
     """A font with no ToUnicode and no usable encoding: pdfminer writes ``(cid:N)`` for each glyph."""
     glyphs = b"BT /F2 12 Tf 72 700 Td <00410042004300440045004600470048> Tj 0 -14 Td <0049004A004B> Tj ET"
     content = (b"BT /F1 12 Tf 72 740 Td (%s) Tj ET " % words if words else b"") + glyphs
-    return _assemble(one_page(content, fonts=b"/F1 3 0 R /F2 6 0 R", extra=_UNMAPPED_FONT))
+    return assemble(one_page(content, fonts=b"/F1 3 0 R /F2 6 0 R", extra=_UNMAPPED_FONT))
 
 
 def scan_image(*lines: str) -> Image.Image:
@@ -234,7 +234,7 @@ def with_xref_stream_offsets(pdf: bytes, shift: int) -> bytes:
 
 
 def test_a_lying_page_count_is_not_trusted(tmp_path: Path) -> None:
-    data = _assemble(one_page(b"BT /F1 12 Tf 72 720 Td (The only page) Tj ET", count=213_804_087))
+    data = assemble(one_page(b"BT /F1 12 Tf 72 720 Td (The only page) Tj ET", count=213_804_087))
     first = step_of(tmp_path, data, budget=0.0)
     assert first["total"] == 1 and first["next"] is None and first["error"] is None
 
@@ -273,19 +273,19 @@ def many_fonts(pages: int) -> bytes:
             b"1 beginbfrange <0000> <FFFF> <0041> endbfrange endcmap end end")
     descriptor = (b"/FontDescriptor << /Type /FontDescriptor /FontName /F /Flags 4 /FontBBox [0 0 600 700] "
                   b"/ItalicAngle 0 /Ascent 700 /Descent 0 /CapHeight 700 /StemV 80 >>")
-    objects: list[bytes] = [b"<< /Type /Catalog /Pages 2 0 R >>", b"", _stream(zlib.compress(cmap), flate=True)]
+    objects: list[bytes] = [b"<< /Type /Catalog /Pages 2 0 R >>", b"", stream_object(zlib.compress(cmap), flate=True)]
     kids = []
     for i in range(pages):
         objects.append(b"<< /Type /Font /Subtype /Type0 /BaseFont /F%d /Encoding /Identity-H /ToUnicode 3 0 R "
                        b"/DescendantFonts [<< /Type /Font /Subtype /CIDFontType2 /BaseFont /F%d /CIDSystemInfo "
                        b"<< /Registry (Adobe) /Ordering (Identity) /Supplement 0 >> /DW 600 %s >>] >>"
                        % (i, i, descriptor))
-        objects.append(_stream(b"BT /F1 12 Tf 72 720 Td <0000000100020003> Tj ET", flate=False))
+        objects.append(stream_object(b"BT /F1 12 Tf 72 720 Td <0000000100020003> Tj ET", flate=False))
         objects.append(b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 %d 0 R"
                        b" >> >> /Contents %d 0 R >>" % (len(objects) - 1, len(objects)))
         kids.append(len(objects))
     objects[1] = b"<< /Type /Pages /Kids [%s] /Count %d >>" % (b" ".join(b"%d 0 R" % k for k in kids), pages)
-    return _assemble(objects)
+    return assemble(objects)
 
 
 def test_worker_memory_stays_bounded_when_every_page_brings_new_fonts(tmp_path: Path) -> None:
@@ -311,7 +311,7 @@ def test_worker_memory_stays_bounded_when_every_page_brings_new_fonts(tmp_path: 
     [*one_page(b"BT /F1 12 Tf (x) Tj ET")[:4], b"<< /Length 5 /Filter /NoSuchFilter >>\nstream\nxxxxx\nendstream"],
 ])
 def test_malformed_pdfs_fail_or_read_but_never_show_a_python_error(tmp_path: Path, objects: list[bytes]) -> None:
-    step = step_of(tmp_path, _assemble(objects))
+    step = step_of(tmp_path, assemble(objects))
     if step["error"] is not None:
         code, detail = step["error"]
         assert code in {"corrupt_pdf", "extraction_error"} and detail.endswith("."), detail

@@ -22,7 +22,7 @@ def assemble(objects: list[bytes]) -> bytes:
     return bytes(out)
 
 
-def _stream(data: bytes, *, flate: bool) -> bytes:
+def stream_object(data: bytes, *, flate: bool) -> bytes:
     flt = b" /Filter /FlateDecode" if flate else b""
     return b"<< /Length %d%s >>\nstream\n" % (len(data), flt) + data + b"\nendstream"
 
@@ -47,7 +47,7 @@ def _pages(streams: list[bytes]) -> list[bytes]:
 
 def make_pdf(contents: list[bytes], *, compress: bool = True) -> bytes:
     """A valid PDF with one page per content stream (Helvetica as F1), with a correct xref table."""
-    streams = [_stream(zlib.compress(c, 9) if compress else c, flate=compress) for c in contents]
+    streams = [stream_object(zlib.compress(c, 9) if compress else c, flate=compress) for c in contents]
     return assemble(_pages(streams))
 
 
@@ -72,7 +72,7 @@ def bomb_pdf(inflated_mb: int = 1024) -> bytes:
     compressor = zlib.compressobj(9)
     block = b" " * (1024 * 1024)
     data = b"".join(compressor.compress(block) for _ in range(inflated_mb)) + compressor.flush()
-    return assemble(_pages([_stream(data, flate=True)]))
+    return assemble(_pages([stream_object(data, flate=True)]))
 
 
 def text_pdf(pages: int, tag: str) -> bytes:
