@@ -297,7 +297,9 @@ def test_worker_memory_stays_bounded_when_every_page_brings_new_fonts(tmp_path: 
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     # with pdfminer's font cache the same file peaks past 450 MB (measured); bounded, it stays near its base
-    assert result["pages"] == 80 and result["peak_mb"] < 300, result
+    # (under 300 MB on a quiet machine, 319 MB with the machine loaded: the RSS-triggered collection runs later);
+    # the limit is issue 15's worker target
+    assert result["pages"] == 80 and result["peak_mb"] < 400, result
 
 
 # every library error a sentence
