@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from litestar.testing import TestClient
 
 from lexintel.app import create_app
 from lexintel.settings import Settings
-from tests.ci_helpers import REDIS_FLAGS, missing
+from tests.ci_helpers import BROWSER_FLAGS, REDIS_FLAGS, import_or_missing, missing
 from tests.support import RedisServer, ServerProcess, redis_server_path
 
 
@@ -74,3 +77,21 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     server.start()
     yield server
     server.stop()
+
+
+CHROMIUM = os.environ.get("LEXINTEL_CHROMIUM", "/usr/bin/chromium")  # Debian's; never a downloaded browser
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless Debian chromium driven by Playwright (``executable_path``, no ``playwright install``); a missing
+    browser skips on a developer machine and fails under the CI flags (tests/ci_helpers.py)."""
+    playwright_api = import_or_missing("playwright.sync_api", "pip install playwright", BROWSER_FLAGS)
+    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+        missing(f"chromium at {CHROMIUM}", "apt-get install -y chromium", BROWSER_FLAGS)
+    with playwright_api.sync_playwright() as pw:
+        launched = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield launched
+        launched.close()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -14,7 +13,7 @@ from litestar.testing import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from lexintel.observability.logging import JSONFormatter, TextFormatter, log_event
-from tests.support import ServerProcess, SSEEvent, corpus, iter_sse, wait_for
+from tests.support import ServerProcess, StreamFollower, corpus, wait_for
 from tests.test_ingest import new_case, upload, wait_terminal
 
 PAGE_TEXT = "Hello, here is some text"  # on page 1 of the 4-page corpus PDF: must never reach a log line
@@ -182,29 +181,14 @@ def test_text_format_keeps_each_event_on_one_line() -> None:
     assert line.endswith(" ms=1.235")
 
 
-def _follow(url: str, events: list[SSEEvent], comments: list[str], stop: threading.Event) -> None:
-    with httpx.stream("GET", url, timeout=30) as resp:
-        for item in iter_sse(resp.iter_lines()):
-            if isinstance(item, SSEEvent):
-                events.append(item)
-            else:
-                comments.append(item)
-            if stop.is_set():
-                return
-
-
 def test_server_json_logs_stream_lifecycle_and_delivery_latency(
     server_factory: Callable[..., ServerProcess],
 ) -> None:
     server = server_factory(LEXINTEL_LOG_JSON="1", LEXINTEL_LOG_LEVEL="DEBUG")
     url = server.url
     case_id = httpx.post(f"{url}/cases", json={"name": "metrics"}, timeout=10).json()["id"]
-    events: list[SSEEvent] = []
-    comments: list[str] = []
-    stop = threading.Event()
-    reader = threading.Thread(target=_follow, args=(f"{url}/cases/{case_id}/stream", events, comments, stop),
-                              daemon=True)
-    reader.start()
+    stream = StreamFollower(f"{url}/cases/{case_id}/stream").start()
+    events = stream.events
     wait_for(lambda: value(httpx.get(f"{url}/metrics", timeout=10).text, "lexintel_sse_connections") == 1,
              timeout=20, what="one open SSE connection")
 
@@ -216,7 +200,7 @@ def test_server_json_logs_stream_lifecycle_and_delivery_latency(
         return any(isinstance(e.data, dict) and e.data.get("stage") == "completed" for e in events)
 
     wait_for(completed, timeout=60, what="the completed event on the case stream")
-    stop.set()
+    stream.stop()
     text = httpx.get(f"{url}/metrics", timeout=10).text
     delivered = value(text, "lexintel_event_delivery_latency_seconds_count") or 0
     assert delivered >= len(events) >= 5  # every live frame was timed
@@ -225,7 +209,7 @@ def test_server_json_logs_stream_lifecycle_and_delivery_latency(
     # a finished document's stream replays and closes: reason "terminal"
     replay = httpx.get(f"{url}/progress/documents/{document_id}/stream?events=named", timeout=10)
     assert replay.status_code == 200 and "event: complete" in replay.text
-    reader.join(10)  # the case stream ends once the reader gives up: reason "client_disconnected"
+    stream.join(10)  # the case stream ends once the reader gives up: reason "client_disconnected"
     wait_for(lambda: value(httpx.get(f"{url}/metrics", timeout=10).text, "lexintel_sse_connections") == 0,
              timeout=20, what="SSE connections back to 0")
     text = httpx.get(f"{url}/metrics", timeout=10).text

@@ -10,14 +10,13 @@ process's ``lexintel_pages_extracted_total`` is exactly the pages the first one 
 from __future__ import annotations
 
 import sqlite3
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from tests.support import ServerProcess, SSEEvent, iter_sse, read_stream, scrape_metrics, wait_for
+from tests.support import ServerProcess, SSEEvent, StreamFollower, read_stream, scrape_metrics, wait_for
 from tests.support.pdfs import text_pdf
 from tests.test_ingest import new_case, upload, wait_terminal
 
@@ -91,26 +90,12 @@ def test_sigterm_mid_extraction_keeps_streams_open_through_the_grace_and_resumes
     document_id = _upload_long(server)
     wait_for(lambda: _status(server.url, document_id)["pages_done"] >= 5, timeout=120, what="extraction under way")
 
-    events: list[SSEEvent] = []
-    comments: list[str] = []
-    errors: list[BaseException] = []
-
-    def follow() -> None:
-        try:
-            url = f"{server.url}/progress/documents/{document_id}/stream?events=named"
-            with httpx.stream("GET", url, timeout=60) as resp:
-                for item in iter_sse(resp.iter_lines()):
-                    (events if isinstance(item, SSEEvent) else comments).append(item)  # type: ignore[arg-type]
-        except BaseException as exc:
-            errors.append(exc)
-
-    reader = threading.Thread(target=follow, daemon=True)
-    reader.start()
+    stream = StreamFollower(f"{server.url}/progress/documents/{document_id}/stream?events=named", timeout=60).start()
+    events, comments = stream.events, stream.comments
     wait_for(lambda: events, timeout=20, what="the stream's first events")
     at_signal = max(e.data["items_done"] for e in events if isinstance(e.data, dict))
     assert server.stop() == 0  # SIGTERM; the graceful path ran to its end
-    reader.join(30)
-    assert not reader.is_alive() and not errors, errors
+    assert stream.join(30) and not stream.errors, stream.errors
     assert comments[-2:] == [": closed (shutdown)", "retry:3000"]
 
     kept = _stored_pages(data, document_id)

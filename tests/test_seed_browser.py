@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,15 +24,12 @@ import httpx
 import pytest
 import redis
 
-from tests.ci_helpers import BROWSER_FLAGS, import_or_missing, missing
+from tests.ci_helpers import BROWSER_FLAGS, import_or_missing
 from tests.support import RedisServer, ServerProcess, corpus, read_stream, wait_for
 
-playwright_api = import_or_missing("playwright.sync_api", "pip install playwright", BROWSER_FLAGS)
+import_or_missing("playwright.sync_api", "pip install playwright", BROWSER_FLAGS)  # fail or skip before the import
 from playwright.sync_api import Browser, ConsoleMessage, Page, Route  # noqa: E402
 
-CHROMIUM = os.environ.get("LEXINTEL_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 _ROOT = Path(__file__).resolve().parents[1]
 _CANDIDATES = [_ROOT.parent / "shared" / "seed-clients", _ROOT.parents[1] / "shared" / "seed-clients"]  # main, worktree
 SEED = Path(os.environ.get("LEXINTEL_SEED_CLIENTS") or next((p for p in _CANDIDATES if p.is_dir()), _CANDIDATES[0]))
@@ -84,16 +80,6 @@ def load_snippet(name: str, document_id: str | None = None) -> str:
         source = "{\n" + head + "\n}\n{\n" + sep + tail + "\n}\n"
         source = source.replace("'/progress/documents/doc-id/stream'", f"'/progress/documents/{document_id}/stream'")
     return source
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
-        missing(f"chromium at {CHROMIUM}", "apt-get install -y chromium", BROWSER_FLAGS)
-    with playwright_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield browser
-        browser.close()
 
 
 class Harness:

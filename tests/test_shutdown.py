@@ -4,7 +4,6 @@ period, the rest requeued and resumed by the next start with no event id reused.
 from __future__ import annotations
 
 import sqlite3
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ import httpx
 from litestar.testing import TestClient
 
 from lexintel.observability.shutdown import begin_shutdown
-from tests.support import ServerProcess, SSEEvent, corpus, iter_sse, read_stream, wait_for
+from tests.support import ServerProcess, StreamFollower, corpus, read_stream, wait_for
 from tests.test_ingest import new_case
 
 BIG = "geotopo_GeoTopo-komprimiert"  # 117 pages: several seconds of extraction
@@ -71,28 +70,11 @@ def test_sigterm_ends_streams_requeues_running_work_and_the_next_start_resumes_i
     server = server_factory(data, **env)
     _, document_id = _start_extracting(server)
 
-    events: list[SSEEvent] = []
-    comments: list[str] = []
-    errors: list[BaseException] = []
-
-    def follow() -> None:
-        try:
-            url = f"{server.url}/progress/documents/{document_id}/stream?events=named"
-            with httpx.stream("GET", url, timeout=30) as resp:
-                for item in iter_sse(resp.iter_lines()):
-                    if isinstance(item, SSEEvent):
-                        events.append(item)
-                    else:
-                        comments.append(item)
-        except BaseException as exc:  # the stream must end cleanly, not by a broken connection
-            errors.append(exc)
-
-    reader = threading.Thread(target=follow, daemon=True)
-    reader.start()
+    stream = StreamFollower(f"{server.url}/progress/documents/{document_id}/stream?events=named").start()
+    events, comments = stream.events, stream.comments
     wait_for(lambda: events, timeout=20, what="the stream's first events")
     assert server.stop() == 0  # SIGTERM; exit status 0 = the graceful path ran to its end
-    reader.join(20)
-    assert not reader.is_alive() and not errors, errors
+    assert stream.join(20) and not stream.errors, stream.errors  # the stream must end cleanly
     assert comments[-2:] == [": closed (shutdown)", "retry:3000"]  # the final frame every open stream gets
     assert "shutdown.begin" in server.log()
 

@@ -8,7 +8,6 @@ cut by a server restart and the page recover with no event shown twice and none 
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,26 +15,13 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.ci_helpers import BROWSER_FLAGS, import_or_missing, missing
+from tests.ci_helpers import BROWSER_FLAGS, import_or_missing
 from tests.support import ServerProcess, corpus
 
-playwright_api = import_or_missing("playwright.sync_api", "pip install playwright", BROWSER_FLAGS)
+import_or_missing("playwright.sync_api", "pip install playwright", BROWSER_FLAGS)  # fail or skip before the import
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect  # noqa: E402
 
-CHROMIUM = os.environ.get("LEXINTEL_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
-        missing(f"chromium at {CHROMIUM}", "apt-get install -y chromium", BROWSER_FLAGS)
-    with playwright_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

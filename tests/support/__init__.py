@@ -13,7 +13,7 @@ from tests.support.corpus import CORPUS, corpus, corpus_pages, corpus_pdfs
 from tests.support.metrics import parse_metrics, scrape_metrics
 from tests.support.procfs import child_pids, cpu_seconds, descendants, rss_kb, status_kb
 from tests.support.servers import ROOT, RedisServer, ServerFailed, ServerProcess, free_port, redis_server_path
-from tests.support.sse import SSEDecoder, SSEEvent, SSEFrames, iter_sse, read_stream
+from tests.support.sse import SSEDecoder, SSEEvent, SSEFrames, StreamFollower, iter_sse, read_stream
 from tests.support.waiting import WaitTimeout, wait_for
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "SSEFrames",
     "ServerFailed",
     "ServerProcess",
+    "StreamFollower",
     "WaitTimeout",
     "child_pids",
     "corpus",

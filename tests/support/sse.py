@@ -8,13 +8,14 @@ comments) and hands back comments and ``retry`` too, because tests check pings a
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
-__all__ = ["SSEDecoder", "SSEEvent", "SSEFrames", "iter_sse", "read_stream"]
+__all__ = ["SSEDecoder", "SSEEvent", "SSEFrames", "StreamFollower", "iter_sse", "read_stream"]
 
 
 @dataclass
@@ -89,6 +90,49 @@ def read_stream(url: str, headers: dict[str, str] | None = None, timeout: float 
                 if until is not None and until(item):
                     break
     return events
+
+
+@dataclass
+class StreamFollower:
+    """Follow one SSE stream in a background thread, collecting its events and comments as they arrive, so a
+    test can act on the server (stop it, upload) while the stream is open and check afterwards how it ended.
+    ``errors`` holds what broke the stream (a clean end leaves it empty); :meth:`stop` makes the reader let go
+    at the next frame (the server then sees a client disconnect)."""
+
+    url: str
+    timeout: float = 30.0
+    events: list[SSEEvent] = field(default_factory=list)
+    comments: list[str] = field(default_factory=list)
+    errors: list[BaseException] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def start(self) -> StreamFollower:
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+        return self
+
+    def _read(self) -> None:
+        try:
+            with httpx.stream("GET", self.url, timeout=self.timeout) as resp:
+                for item in iter_sse(resp.iter_lines()):
+                    if isinstance(item, SSEEvent):
+                        self.events.append(item)
+                    else:
+                        self.comments.append(item)
+                    if self._stop.is_set():
+                        return
+        except BaseException as exc:  # recorded: a test asserts the stream ended cleanly
+            self.errors.append(exc)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def join(self, timeout: float) -> bool:
+        """Wait for the stream to end; True when it did within ``timeout``."""
+        assert self._thread is not None
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
 
 
 class SSEFrames:
