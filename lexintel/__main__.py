@@ -26,8 +26,15 @@ def serve(settings: Settings) -> int:
     from lexintel.app import create_app
     from lexintel.observability.logging import configure_logging
     from lexintel.observability.shutdown import GracefulServer, begin_shutdown
+    from lexintel.pipeline.ocring import startup_check
 
     configure_logging(settings.log_level, json_lines=settings.log_json)
+    fatal, warning = startup_check(settings)  # ocr: languages Tesseract lacks stop the start, with the fix
+    if fatal is not None:
+        print(f"lexintel: invalid configuration: {fatal}", file=sys.stderr)
+        return 2
+    if warning is not None:
+        print(f"WARNING: {warning}", file=sys.stderr)
     _raise_fd_limit()
     app = create_app(settings)
     config = uvicorn_config(  # + header/body deadlines, half-open socket cap, proxy trust (api/http_edge.py)

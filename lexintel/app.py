@@ -22,6 +22,7 @@ from lexintel.api.errors import EXCEPTION_HANDLERS
 from lexintel.api.http_guard import HttpGuard, decode_recursion_handler, is_decode_recursion
 from lexintel.api.openapi import describe_operations, openapi_config
 from lexintel.api.search import search
+from lexintel.api.setup import setup_handlers, start_first_run
 from lexintel.api.sse import SSEHandoff
 from lexintel.api.stages import stage_handlers
 from lexintel.api.streams import stream_handlers
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         instrument(services, request_log)
         app.state.services = services
         app.state.auth = start_auth(settings, services.db)  # logs the auth mode (issue 6)
+        app.state.first_run = start_first_run(settings, app.state.auth)  # webadmin: GET/POST /setup, setup code
         log.info("LexIntel %s: data in %s, %d extraction workers", __version__, settings.data_dir.resolve(),
                  settings.extraction_workers)
         try:
@@ -68,6 +70,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 services.batches.recover()  # batches a restart interrupted
                 await tg.start(services.zips.run)  # ZIP unpacking jobs
                 await tg.start(services.uploads.run)  # chunked upload sessions: expiry sweep
+                await tg.start(app.state.auth.streams.run)  # ends open streams whose access was revoked
+                if services.embeddings is not None:  # embed: model check at start, re-embedding, retries
+                    await tg.start(services.embeddings.run)
                 try:
                     yield
                 finally:
@@ -82,7 +87,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     app = Litestar(
         route_handlers=[CaseController, *document_handlers, search, *stream_handlers, *system_handlers,
-                        *web_handlers, *batch_handlers, *upload_handlers, *auth_handlers, *stage_handlers],
+                        *web_handlers, *batch_handlers, *upload_handlers, *auth_handlers, *stage_handlers,
+                        *setup_handlers],
         dependencies={"svc": Provide(provide_services, sync_to_thread=False),
                       "caller": Provide(provide_caller, sync_to_thread=False)},
         guards=[auth_guard],  # authenticate every non-public route; 404 for cases the caller can't read

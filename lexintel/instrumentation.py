@@ -26,6 +26,7 @@ def instrument(services: Services, request_log: RequestLogMiddleware) -> None:
         pipeline=services.pipeline,
         broadcaster=services.broadcaster,
         accepting_uploads=lambda: services.accepting_uploads,
+        uploads_in_flight=lambda: services.upload_slots.total(),
         data_dir=services.settings.data_dir,
         mirror=services.mirror,
     ))

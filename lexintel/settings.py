@@ -38,6 +38,10 @@ def _optional_str(raw: str) -> str | None:
     return raw.strip() or None
 
 
+def _optional_float(raw: str) -> float | None:
+    return float(raw) if raw.strip() else None
+
+
 _LABEL = r"[a-z0-9_]([a-z0-9_-]{0,62}[a-z0-9_])?"
 _HOST_NAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*$")
 
@@ -71,6 +75,17 @@ def _network_list(raw: str) -> tuple[str, ...]:
                 raise ValueError(f"{item!r} is not an IP address or network") from None
         out.append(item)
     return tuple(out)
+
+
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _log_level(raw: str) -> str:
+    """A level name :mod:`logging` and uvicorn both know; refused here so the message names the variable."""
+    level = raw.strip().upper()
+    if level not in _LOG_LEVELS:
+        raise ValueError(f"expected one of {', '.join(_LOG_LEVELS)}")
+    return level
 
 
 def _is_ip(text: str) -> bool:
@@ -133,6 +148,7 @@ class Settings:
     upload_max_open_bytes_per_user: int = 20 * 1024 * MB  # declared bytes of a case owner's open sessions: 413
     storage_quota_bytes: int = 0  # per case owner: stored documents + open uploads; 0 = no quota (507 when over)
     upload_sweep_interval: float = 60.0
+    max_uploads_in_flight_per_user: int = 8  # multipart uploads one user sends at once (0: no cap); more: 429
     # Optional services.
     redis_url: str | None = None
     # Events published to Redis by the original design's outside workers (no LexIntel instance id): None means
@@ -155,6 +171,36 @@ class Settings:
     max_pending_connections: int = 256  # sockets still sending request headers; past this the oldest is closed
     allowed_hosts: tuple[str, ...] = ()  # Host names accepted besides loopback names and HOST; ("*",): any
     trusted_proxies: tuple[str, ...] = ()  # proxies whose X-Forwarded-For/-Proto are believed; none by default
+    # access: accounts and revocation (lexintel/auth): the password rule's minimum length, and how often open
+    # streams re-check that their user, credential and share still exist (revocations made elsewhere).
+    password_min_length: int = 12
+    revocation_check_interval: float = 2.0
+    # limits: open SSE streams per user (per client address with AUTH=off; 0: no cap), the per-address cap on
+    # half-open sockets (0: only the global one), and the Redis mirror's shared secret (signed messages).
+    max_streams_per_user: int = 64
+    max_pending_per_address: int = 64
+    redis_secret: str | None = field(default=None, repr=False)
+    # embed: the embedding stage and semantic search (issue 14). "local": wordllama's bundled 256-d model (no
+    # download, ever); "remote": an OpenAI-compatible /v1/embeddings endpoint; "off": keyword search only.
+    embeddings: str = "local"
+    embeddings_url: str | None = None  # e.g. http://127.0.0.1:11434/v1 (Ollama), or the full .../v1/embeddings
+    embeddings_model: str | None = None  # the remote model's name, sent as "model" and recorded with the vectors
+    embeddings_api_key: str | None = None  # sent as "Authorization: Bearer ..." when set
+    embeddings_timeout: float = 30.0  # seconds per remote request (connect, read)
+    embeddings_retries: int = 3  # attempts per remote request, with backoff (0.5 s doubling)
+    embeddings_batch: int = 64  # passages per remote request
+    embeddings_retry_interval: float = 60.0  # seconds between background retries of documents not embedded
+    # hybrid search: the semantic list's weight in the rank fusion beside keyword's (1). Unset: by model (see
+    # lexintel.search.service.semantic_weight): the bundled static model only re-orders near-ties, a remote model
+    # (a transformer) votes as much as keyword.
+    hybrid_semantic_weight: float | None = None
+    # ocr: scanned pages read by Tesseract (the ``ocr`` stage) and email attachments as documents.
+    ocr: str = "auto"  # auto: pages without usable text; force: every page of PDFs and images; off: none
+    ocr_languages: str = "eng"  # Tesseract's -l ("eng+deu"); each needs its tesseract-ocr-<lang> package
+    ocr_dpi: int = 300  # rendering resolution of a PDF page for OCR
+    ocr_page_timeout: float = 60.0  # seconds of Tesseract per page; the document's OCR budget grows with its pages
+    tesseract: str = "tesseract"  # the program, on PATH or as a path
+    max_attachments: int = 100  # an email with more fails with a reason (each would become a document)
 
     @property
     def db_path(self) -> Path:
@@ -213,12 +259,13 @@ class Settings:
             "upload_max_open_bytes_per_user": int,
             "storage_quota_bytes": int,
             "upload_sweep_interval": float,
+            "max_uploads_in_flight_per_user": int,
             "redis_url": _optional_str,
             "accept_outside_events": _bool,
             "auth": str,
             "instance_id": str,
             "log_json": _bool,
-            "log_level": str,
+            "log_level": _log_level,
             "shutdown_grace": float,
             "min_free_mb": int,
             "dangerous_auth_off_on_network": _bool,
@@ -230,6 +277,29 @@ class Settings:
             "max_pending_connections": int,
             "allowed_hosts": _host_list,
             "trusted_proxies": _network_list,
+            # access: accounts and revocation
+            "password_min_length": int,
+            "revocation_check_interval": float,
+            "max_streams_per_user": int,  # limits
+            "max_pending_per_address": int,
+            "redis_secret": _optional_str,
+            # embed: embeddings
+            "embeddings": lambda raw: raw.strip().lower(),
+            "embeddings_url": _optional_str,
+            "embeddings_model": _optional_str,
+            "embeddings_api_key": _optional_str,
+            "embeddings_timeout": float,
+            "embeddings_retries": int,
+            "embeddings_batch": int,
+            "embeddings_retry_interval": float,
+            "hybrid_semantic_weight": _optional_float,
+            # ocr
+            "ocr": lambda raw: raw.strip().lower(),
+            "ocr_languages": str.strip,
+            "ocr_dpi": int,
+            "ocr_page_timeout": float,
+            "tesseract": str.strip,
+            "max_attachments": int,
         }
         values: dict[str, Any] = {}
         for f in fields(cls):
@@ -265,6 +335,8 @@ class Settings:
             (self.upload_max_open_bytes_per_user < 1, "UPLOAD_MAX_OPEN_BYTES_PER_USER", "must be positive"),
             (self.storage_quota_bytes < 0, "STORAGE_QUOTA_BYTES", "must be 0 (off) or a number of bytes"),
             (self.upload_sweep_interval <= 0, "UPLOAD_SWEEP_INTERVAL", "must be positive (seconds)"),
+            (self.max_uploads_in_flight_per_user < 0, "MAX_UPLOADS_IN_FLIGHT_PER_USER",
+             "must be 0 (no cap) or a number of uploads"),
             (self.max_header_bytes < 4096, "MAX_HEADER_BYTES", "must be at least 4096"),
             (not 1024 <= self.max_cookie_bytes <= self.max_header_bytes, "MAX_COOKIE_BYTES",
              "must be at least 1024 and at most MAX_HEADER_BYTES"),
@@ -272,10 +344,39 @@ class Settings:
             (self.body_timeout <= 0, "BODY_TIMEOUT", "must be positive (seconds)"),
             (self.body_min_rate < 0, "BODY_MIN_RATE", "must be >= 0 (bytes per second)"),
             (self.max_pending_connections < 1, "MAX_PENDING_CONNECTIONS", "must be at least 1"),
+            # access: accounts and revocation
+            (not 8 <= self.password_min_length <= 128, "PASSWORD_MIN_LENGTH", "must be 8-128 characters"),
+            (not 0 < self.revocation_check_interval <= 60, "REVOCATION_CHECK_INTERVAL",
+             "must be above 0 and at most 60 seconds"),
+            # limits:
+            (self.max_streams_per_user < 0, "MAX_STREAMS_PER_USER", "must be 0 (no cap) or a number of streams"),
+            (self.max_pending_per_address < 0, "MAX_PENDING_PER_ADDRESS", "must be 0 (no cap) or a socket count"),
+            (self.redis_secret is not None and len(self.redis_secret) < 16, "REDIS_SECRET",
+             "must be at least 16 characters (a random string shared by every instance)"),
+            # ocr
+            (self.ocr not in {"auto", "off", "force"}, "OCR", "must be 'auto', 'off' or 'force'"),
+            (re.fullmatch(r"[A-Za-z0-9_]+(\+[A-Za-z0-9_]+)*", self.ocr_languages) is None, "OCR_LANGUAGES",
+             "must be Tesseract language codes joined by '+' (for example eng or eng+deu)"),
+            (not 70 <= self.ocr_dpi <= 600, "OCR_DPI", "must be 70-600"),
+            (self.ocr_page_timeout <= 0, "OCR_PAGE_TIMEOUT", "must be positive (seconds)"),
+            (not self.tesseract, "TESSERACT", "must name the tesseract program or its path"),
+            (not 0 <= self.max_attachments <= 10_000, "MAX_ATTACHMENTS", "must be 0-10000"),
             (self.auth == "off" and not is_loopback_host(self.host) and not self.dangerous_auth_off_on_network,
              "AUTH", f"'off' is refused with {PREFIX}HOST={self.host!r} (not a loopback address): everyone who can "
              "reach the port would act as admin. Bind to 127.0.0.1, turn auth on, or set "
              f"{PREFIX}DANGEROUS_AUTH_OFF_ON_NETWORK=1 if every client of that network may see every case"),
+            # embed: embeddings
+            (self.embeddings not in {"local", "remote", "off"}, "EMBEDDINGS", "must be 'local', 'remote' or 'off'"),
+            (self.embeddings == "remote" and not (self.embeddings_url or "").startswith(("http://", "https://")),
+             "EMBEDDINGS_URL", "must be an http:// or https:// URL when LEXINTEL_EMBEDDINGS=remote"),
+            (self.embeddings == "remote" and not self.embeddings_model, "EMBEDDINGS_MODEL",
+             "must name the endpoint's model when LEXINTEL_EMBEDDINGS=remote"),
+            (self.embeddings_timeout <= 0, "EMBEDDINGS_TIMEOUT", "must be positive (seconds)"),
+            (self.embeddings_retries < 1, "EMBEDDINGS_RETRIES", "must be at least 1 (attempts)"),
+            (not 1 <= self.embeddings_batch <= 2048, "EMBEDDINGS_BATCH", "must be 1-2048 passages"),
+            (self.embeddings_retry_interval <= 0, "EMBEDDINGS_RETRY_INTERVAL", "must be positive (seconds)"),
+            (self.hybrid_semantic_weight is not None and not 0 <= self.hybrid_semantic_weight <= 10,
+             "HYBRID_SEMANTIC_WEIGHT", "must be 0-10 (0: semantic hits only after keyword's; 1: equal votes)"),
         ]
         for bad, name, why in checks:
             if bad:

@@ -75,7 +75,10 @@ class Server(ServerProcess):
 
     def __init__(self, env: dict[str, str] | None = None, keep_data: bool = False) -> None:
         base = Path(tempfile.mkdtemp(prefix="lexintel-bench-"))
-        super().__init__(base / "data", {"LEXINTEL_LOG_LEVEL": "WARNING", "LEXINTEL_AUTH": "off", **(env or {})},
+        super().__init__(base / "data", {"LEXINTEL_LOG_LEVEL": "WARNING", "LEXINTEL_AUTH": "off",
+                                          # benchmarks open thousands of streams from one address on purpose
+                                          "LEXINTEL_MAX_STREAMS_PER_USER": "0", "LEXINTEL_MAX_PENDING_PER_ADDRESS": "0",
+                                          **(env or {})},
                          log_path=base / "server.log")
         self.keep_data = keep_data
 

@@ -40,7 +40,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scripts._benchlib import CORPUS, load_line
+from scripts._benchlib import load_line
+from tests.support.corpus import CORPUS
 
 # English prose pages of the corpus (file name part, 1-based pages): no math, no German, no forms.
 PROSE = [("001-trivial", [1]), ("002-trivial", [1]), ("004-pdflatex-4-pages", [1, 2, 3, 4]),

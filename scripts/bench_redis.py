@@ -2,6 +2,11 @@
 
     python -m scripts.bench_redis --clients 1000 --rate 20 --seconds 20 --burst 5000     # full scale
     python -m scripts.bench_redis --clients 100 --rate 20 --seconds 5 --burst 1000       # quick check
+    python -m scripts.bench_redis --relay --clients 3000 --compare                       # issue 18's relay load
+
+``--relay`` runs issue 18's load instead (:mod:`scripts._relayload`: N clients, N/10 documents, 20 events each
+at 10 events/s from an outside worker in the original design's JSON) against instance B, and with
+``--compare`` the same load against the bare asyncio relay (:mod:`scripts.bare_relay`), side by side.
 
 Parts, all real: a private ``redis-server`` on a free port; instance B = ``python -m lexintel serve`` with
 ``LEXINTEL_REDIS_URL``; instance A = this script re-run as ``--role origin`` in a subprocess, which builds a
@@ -33,7 +38,7 @@ import time
 from pathlib import Path
 
 from scripts._benchlib import TS_KEY, Server, event_epoch, http_json, load_line, percentile, raise_nofile
-from tests.support import ROOT, RedisServer, SSEFrames, redis_server_path
+from tests.support import ROOT, RedisServer, SSEFrames, free_port, redis_server_path
 
 
 # ---------------------------------------------------------------- origin (instance A), in a subprocess
@@ -241,6 +246,73 @@ async def run(args: argparse.Namespace) -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
+async def run_relay(args: argparse.Namespace) -> None:
+    """Issue 18's relay load on LexIntel (and, with ``--compare``, on the bare relay), one after the other."""
+    from scripts._relayload import run_relay_load
+
+    raise_nofile()
+    if redis_server_path() is None:
+        sys.exit("redis-server is not installed")
+    work = Path(tempfile.mkdtemp(prefix="lexintel-relay-bench-"))
+    redis = RedisServer(work / "redis").start()
+    publisher = subprocess.Popen([sys.executable, "-m", "scripts._relayload", redis.url], stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE, text=True, cwd=ROOT)
+
+    def ask(**cmd: object) -> dict[str, float]:
+        assert publisher.stdin is not None
+        assert publisher.stdout is not None
+        publisher.stdin.write(json.dumps(cmd) + "\n")
+        publisher.stdin.flush()
+        reply: dict[str, float] = json.loads(publisher.stdout.readline())
+        return reply
+
+    n_docs = max(1, args.clients // 10)
+    print(f"# relay load: {args.clients} clients, {n_docs} documents x 20 events at 10/s "
+          f"({args.clients * 10:,} deliveries/s); {load_line()}", flush=True)
+    try:
+        for target in ("lexintel", "bare") if args.compare else (args.target,):
+            docs = [f"relay-{target}-{i:05d}-{os.urandom(3).hex()}" for i in range(n_docs)]
+            print(f"# {target} start: {load_line()}", flush=True)
+            if target == "lexintel":
+                # a generous header timeout: on a contended machine a connect burst's last requests can wait
+                # > 10 s to be read, and a 408 would measure the machine, not the fan-out
+                server = Server(env={"LEXINTEL_REDIS_URL": redis.url, "LEXINTEL_EXTRACTION_WORKERS": "1",
+                                     "LEXINTEL_HEADER_TIMEOUT": "120", "LEXINTEL_MAX_PENDING_CONNECTIONS": "20000",
+                                     **dict(kv.split("=", 1) for kv in args.env)}).start()
+                try:
+                    while http_json("GET", server.url + "/ready")["redis_mirror"]["state"] != "connected":
+                        await asyncio.sleep(0.05)
+                    await asyncio.to_thread(ask, cmd="prime", docs=docs)
+                    while http_json("GET", server.url + "/ready")["redis_mirror"]["received"] < n_docs:
+                        await asyncio.sleep(0.05)
+                    result = await run_relay_load("lexintel", server.port, server.pid, docs, 10,
+                                                  lambda docs=docs: ask(cmd="paced", docs=docs), args.parallel,
+                                                  server.url, args.profile)
+                finally:
+                    server.stop()
+            else:
+                port = free_port()
+                relay = subprocess.Popen([sys.executable, "-m", "scripts.bare_relay", "--port", str(port),
+                                          "--redis-url", redis.url], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+                try:
+                    assert relay.stdout is not None
+                    assert relay.stdout.readline().strip() == "ready"
+                    await asyncio.to_thread(ask, cmd="prime", docs=docs)
+                    result = await run_relay_load("bare relay", port, relay.pid, docs, 10,
+                                                  lambda docs=docs: ask(cmd="paced", docs=docs), args.parallel, None)
+                finally:
+                    relay.kill()
+                    relay.wait(10)
+            for line in result.lines():
+                print(line, flush=True)
+            print(f"# {target} end: {load_line()}", flush=True)
+    finally:
+        publisher.kill()
+        publisher.wait(10)
+        redis.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def ask_quit(proc: subprocess.Popen[str]) -> None:
     assert proc.stdin is not None
     proc.stdin.write('{"cmd": "quit"}\n')
@@ -255,12 +327,26 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="paced phase length")
     parser.add_argument("--burst", type=int, default=5000, help="burst phase: events emitted back to back")
     parser.add_argument("--queue", type=int, default=256, help="B's per-client queue (LEXINTEL_SUBSCRIBER_QUEUE)")
+    parser.add_argument("--relay", action="store_true", help="issue 18's relay load (see above)")
+    parser.add_argument("--compare", action="store_true", help="--relay on LexIntel, then on the bare relay")
+    parser.add_argument("--target", default="lexintel", choices=["lexintel", "bare"], help="--relay without --compare")
+    parser.add_argument("--parallel", type=int, default=500, help="--relay: concurrent stream opens")
+    parser.add_argument("--env", action="append", default=[], help="--relay: extra server env KEY=VALUE")
+    parser.add_argument("--profile", help="--relay: record LexIntel's paced phase with py-spy into this file")
     parser.add_argument("--role", default="bench", choices=["bench", "origin"], help=argparse.SUPPRESS)
     parser.add_argument("--redis-url", help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.role == "origin":
         asyncio.run(origin(args.redis_url, args.data_dir))
+    elif args.relay:
+        try:
+            import uvloop
+
+            uvloop.install()  # a cheaper client loop leaves more CPU to the server under test
+        except ImportError:
+            pass
+        asyncio.run(run_relay(args))
     else:
         asyncio.run(run(args))
 

@@ -18,6 +18,14 @@ Latency is the client's receive time minus the event's ``timestamp`` (stamped in
 before the SQLite commit and the in-memory publish). Delivered/expected counts every event each client
 should have (its case stream's last id at the end) against what it got; coalesced or dropped ones count as
 missing.
+
+So that a p99 means something, each phase goes on (more small-PDF waves, during the loaded phase beside the
+big PDFs) until it has ``--min-events`` distinct events (1,000 by default: distinct (case, id) pairs seen by
+the clients). Each phase also reports the server's CPU seconds (``/proc``, the server process only) and
+deliveries per server CPU-second, and its garbage collections from ``/metrics`` (``lexintel_gc_*``: count,
+full ones, time paused, longest pause, pauses over 50 ms). ``--kinds`` measures RSS per idle connection on a
+batch stream (a chunked upload session waiting for chunks) and a document stream (a document queued behind
+two big PDFs) with ``--kind-clients`` clients each, beside the case streams of the main run.
 """
 
 from __future__ import annotations
@@ -33,7 +41,8 @@ from pathlib import Path
 import httpx
 
 from scripts._benchlib import TS_KEY, Server, event_epoch, load_line, percentile, raise_nofile
-from tests.support import SSEFrames, corpus_pdfs, rss_kb
+from scripts._relayload import gc_snapshot, gc_summary
+from tests.support import SSEFrames, corpus_pdfs, cpu_seconds, rss_kb
 
 
 class Recorder:
@@ -42,6 +51,8 @@ class Recorder:
     def __init__(self) -> None:
         self.phase = "idle"
         self.latencies: dict[str, list[float]] = {"idle": [], "loaded": []}
+        self.distinct: dict[str, set[tuple[int, int]]] = {"idle": set(), "loaded": set()}  # (case, event id)
+        self.deliveries: dict[str, int] = {"idle": 0, "loaded": 0}
 
 
 class SSEClient(asyncio.Protocol):
@@ -90,13 +101,17 @@ class SSEClient(asyncio.Protocol):
                 self.ready.set_result(True)
         if b"data:" not in complete:
             return  # ping, retry or chunk framing only
-        lat = self.recorder.latencies[self.recorder.phase]
+        phase = self.recorder.phase
+        lat = self.recorder.latencies[phase]
+        distinct = self.recorder.distinct[phase]
         for frame in complete.split(b"\n\n"):
             at = frame.find(b"id: ")
             if at < 0:
                 continue
             self.last_id = int(frame[at + 4 : frame.index(b"\n", at)])
             self.count += 1
+            self.recorder.deliveries[phase] += 1
+            distinct.add((self.case, self.last_id))
             ts = frame.find(TS_KEY)
             if ts >= 0:
                 start = ts + len(TS_KEY)
@@ -112,15 +127,17 @@ class SSEClient(asyncio.Protocol):
 
 
 async def open_clients(port: int, case_ids: list[str], n: int, recorder: Recorder, parallel: int,
-                       timeout: float) -> list[SSEClient]:
-    """Open ``n`` clients, at most ``parallel`` handshakes at a time; returns them all (check ``connected``)."""
+                       timeout: float, path: str | None = None) -> list[SSEClient]:
+    """Open ``n`` clients, at most ``parallel`` handshakes at a time; returns them all (check ``connected``).
+    Client i reads case i % K, or ``path`` for all."""
     loop = asyncio.get_running_loop()
     gate = asyncio.Semaphore(parallel)
     clients: list[SSEClient] = []
 
     async def one(i: int) -> None:
         case = i % len(case_ids)
-        request = (f"GET /cases/{case_ids[case]}/stream HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        target = path or f"/cases/{case_ids[case]}/stream"
+        request = (f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
                    "Accept: text/event-stream\r\n\r\n").encode()
         client = SSEClient(request, case, recorder)
         clients.append(client)
@@ -178,6 +195,60 @@ async def wait_delivered(driver: Driver, clients: list[SSEClient], case_ids: lis
     return delivered, expected
 
 
+async def idle_kib(server: Server, path: str, n: int, parallel: int) -> str:
+    """RSS per idle connection of ``n`` clients on ``path`` (after 10 warm-up clients), then close them."""
+    recorder = Recorder()
+    warm = await open_clients(server.port, [""], 10, recorder, 10, 60, path)
+    await asyncio.sleep(1.0)
+    rss0 = rss_kb(server.pid)
+    clients = await open_clients(server.port, [""], n, recorder, parallel, 120, path)
+    connected = sum(c.connected and not c.closed for c in clients)
+    await asyncio.sleep(2.0)
+    rss1 = rss_kb(server.pid)
+    for c in clients + warm:
+        if c.transport:
+            c.transport.close()
+    await asyncio.sleep(1.0)
+    return (f"{connected}/{n} idle, {(rss1 - rss0) / max(connected, 1):.1f} KiB per idle connection "
+            f"({rss0 / 1024:.1f} -> {rss1 / 1024:.1f} MiB)")
+
+
+async def measure_kinds(args: argparse.Namespace, env: dict[str, str], small: Path, big: Path) -> None:
+    """Idle memory per connection on each stream kind, each in a fresh server (memory freed by one kind's
+    clients would be reused by the next one's): a document queued behind four big PDFs (its stream is idle
+    until they are done), a batch waiting for its chunks (a chunked upload session), a case stream."""
+    for kind in ("document", "batch", "case"):
+        with Server(env=env) as server:
+            driver = Driver(server.url)
+            case = driver.create_cases(1)[0]
+            doc = ""
+            if kind == "document":
+                for _ in range(4):
+                    await asyncio.to_thread(driver.upload, case, big)
+                doc = await asyncio.to_thread(driver.upload, case, small)
+                path = f"/progress/documents/{doc}/stream"
+            elif kind == "batch":
+                session = driver.http.post(f"/cases/{case}/uploads", json={"filename": "later.pdf",
+                                                                           "total_size": 10**7})
+                session.raise_for_status()
+                path = f"/batches/{session.json()['batch_id']}/stream"
+            else:
+                path = f"/cases/{case}/stream"
+            print(f"{kind} streams: {await idle_kib(server, path, args.kind_clients, args.parallel)}", flush=True)
+            if doc:
+                status = driver.http.get(f"/documents/{doc}/status").json()["status"]
+                print(f"(the document was still {status} after its measurement: "
+                      f"{'idle as intended' if status == 'pending' else 'NOT idle: figure includes its events'})")
+
+
+def phase_costs(name: str, server: Server, deliveries: int, cpu0: float, gc0: dict[str, float]) -> str:
+    """The server's CPU and garbage collection over a phase (the server process only, not its workers)."""
+    cpu = cpu_seconds(server.pid)[0] - cpu0
+    per_cpu = deliveries / cpu if cpu > 0 else float("nan")
+    return (f"{name}: {deliveries} deliveries, server CPU {cpu:.2f} s -> {per_cpu:,.0f} deliveries per server "
+            f"CPU-second; {gc_summary(gc0, gc_snapshot(server.url))}")
+
+
 def summary(name: str, values: list[float]) -> str:
     ms = [v * 1000 for v in values]
     return (f"{name}: {len(ms)} samples, latency p50 {percentile(ms, 50):.1f} ms, p95 {percentile(ms, 95):.1f} ms, "
@@ -191,8 +262,16 @@ async def run(args: argparse.Namespace) -> int:
     pdfs = corpus_pdfs()
     small = next(p for p in pdfs if "pdflatex-4-pages" in p.name)
     big = max(pdfs, key=lambda p: p.stat().st_size if "geotopo" in p.name else 0)
-    env = {"LEXINTEL_EXTRACTION_WORKERS": str(args.workers), **dict(kv.split("=", 1) for kv in args.env)}
+    # every page emits (no 0.25 s throttle), so the loaded phase has enough distinct events for a p99
+    env = {"LEXINTEL_EXTRACTION_WORKERS": str(args.workers), "LEXINTEL_PROGRESS_INTERVAL": "0",
+           # a connect burst on a busy machine: no 408 from the header guard
+           "LEXINTEL_HEADER_TIMEOUT": "120", "LEXINTEL_MAX_PENDING_CONNECTIONS": "20000",
+           **dict(kv.split("=", 1) for kv in args.env)}
     recorder = Recorder()
+    if args.kinds:
+        await measure_kinds(args, env, small, big)
+        if not args.clients:
+            return 0
     with Server(env=env) as server:
         driver = Driver(server.url)
         case_ids = driver.create_cases(args.cases)
@@ -216,14 +295,18 @@ async def run(args: argparse.Namespace) -> int:
         docs = 0
         recorder.phase = "idle"
         delivered_idle = expected_idle = 0
-        for _ in range(args.waves):
+        waves = 0
+        gc0, cpu0 = gc_snapshot(server.url), cpu_seconds(server.pid)[0]
+        while waves < args.waves or (len(recorder.distinct["idle"]) < args.min_events and waves < args.max_waves):
             for case_id in case_ids:
                 await asyncio.to_thread(driver.upload, case_id, small)
                 docs += 1
+            waves += 1
             delivered_idle, expected_idle = await wait_delivered(driver, clients, case_ids, docs, args.timeout)
-        print(f"idle phase: {args.waves} wave(s) x {args.cases} small PDFs; delivered/expected events "
-              f"{delivered_idle}/{expected_idle}; {load_line()}")
+        print(f"idle phase: {waves} wave(s) x {args.cases} small PDFs, {len(recorder.distinct['idle'])} distinct "
+              f"events; delivered/expected events {delivered_idle}/{expected_idle}; {load_line()}")
         print(summary("idle phase", recorder.latencies["idle"]), flush=True)
+        print(phase_costs("idle phase", server, recorder.deliveries["idle"], cpu0, gc0), flush=True)
 
         delivered, expected = delivered_idle, expected_idle
         if args.load_docs:
@@ -239,15 +322,17 @@ async def run(args: argparse.Namespace) -> int:
 
             sampler = threading.Thread(target=sample_load, daemon=True)
             sampler.start()
+            gc0, cpu0 = gc_snapshot(server.url), cpu_seconds(server.pid)[0]
             for i in range(args.load_docs):
                 await asyncio.to_thread(driver.upload, case_ids[i % len(case_ids)], big)
                 docs += 1
             delivered, expected = await wait_delivered(driver, clients, case_ids, docs, args.timeout)
             stop.set()
-            print(f"loaded phase: {args.load_docs} x {big.name} extracted by {args.workers} workers; "
-                  f"delivered/expected events (cumulative) {delivered}/{expected}; "
-                  f"1-min load during phase max {max(loads, default=0):.2f}")
+            print(f"loaded phase: {args.load_docs} x {big.name} extracted by {args.workers} workers, "
+                  f"{len(recorder.distinct['loaded'])} distinct events; delivered/expected events (cumulative) "
+                  f"{delivered}/{expected}; 1-min load during phase max {max(loads, default=0):.2f}")
             print(summary("loaded phase", recorder.latencies["loaded"]))
+            print(phase_costs("loaded phase", server, recorder.deliveries["loaded"], cpu0, gc0), flush=True)
             p_idle = percentile(recorder.latencies["idle"], 99)
             p_load = percentile(recorder.latencies["loaded"], 99)
             if p_idle == p_idle and p_idle > 0:
@@ -267,8 +352,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", type=int, default=1000, help="N SSE clients")
     parser.add_argument("--cases", type=int, default=10, help="K case streams (client i reads case i %% K)")
-    parser.add_argument("--waves", type=int, default=3, help="idle-phase waves (one small PDF per case each)")
-    parser.add_argument("--load-docs", type=int, default=6, help="big PDFs for the loaded phase (0: skip it)")
+    parser.add_argument("--waves", type=int, default=3, help="idle-phase waves at least (one small PDF per case)")
+    parser.add_argument("--min-events", type=int, default=1000, help="idle phase: more waves until this many "
+                        "distinct events")
+    parser.add_argument("--max-waves", type=int, default=60, help="idle phase: at most this many waves")
+    parser.add_argument("--load-docs", type=int, default=9, help="big PDFs for the loaded phase (0: skip it); "
+                        "9 x 117 pages give > 1,000 page events")
+    parser.add_argument("--kinds", action="store_true", help="also measure idle batch and document streams")
+    parser.add_argument("--kind-clients", type=int, default=1000, help="--kinds: clients per stream kind")
     parser.add_argument("--workers", type=int, default=2, help="server extraction workers")
     parser.add_argument("--parallel", type=int, default=500, help="concurrent connection handshakes")
     parser.add_argument("--settle", type=float, default=2.0, help="seconds idle before the RSS sample")

@@ -15,7 +15,9 @@ Cases: kill -9 mid-batch and restart; Redis killed and restarted mid-stream; 1,0
 a client that disconnects every second; a hanging PDF; a full disk (RLIMIT_FSIZE on the server process: every
 file it writes is capped, so uploads fail with EFBIG exactly as on a full volume, with no root needed).
 Hostile clients (issue 13, scripts/faults_hostile.py; not in --fast): a 100k-backslash cookie, an overlapping-
-entry ZIP bomb, 1,100 slow-header + 400 slow-body sockets.
+entry ZIP bomb, 1,100 slow-header + 400 slow-body sockets; and (scripts/faults_floods.py) one member's 1,000
+streams, chunked-session flood and slow PDFs against another member's requests, password guesses from rotating
+addresses, forged Redis mirror events.
 
     python -m scripts.faults            # every case (about 2-3 minutes on 2 cores)
     python -m scripts.faults --fast     # the quick cases only (CI: tests/test_faults.py)
@@ -61,6 +63,7 @@ from scripts._faultkit import (
     wait_until,
 )
 from scripts._faultresult import Result, finish
+from scripts.faults_floods import FLOOD_CASES
 from scripts.faults_hostile import HOSTILE_CASES
 
 
@@ -187,7 +190,9 @@ def _idle_client(url: str, path: str) -> socket.socket:
 def case_never_read(work: Path, fast: bool, clients: int) -> Result:
     """``clients`` connections that subscribe and never read, while one normal client follows the same stream."""
     r, tally = Result(f"{clients} clients that never read"), Tally()
-    server = Server(work, "never-read", {"LEXINTEL_SUBSCRIBER_QUEUE": "32"}).start()
+    # 1,000 streams from one address on purpose: the per-user/address stream cap (64) is lifted for this case
+    server = Server(work, "never-read", {"LEXINTEL_SUBSCRIBER_QUEUE": "32",
+                                         "LEXINTEL_MAX_STREAMS_PER_USER": "0"}).start()
     sockets: list[socket.socket] = []
     try:
         case_id = new_case(server, tally)
@@ -374,6 +379,7 @@ CASES: dict[str, tuple[bool, Callable[..., Result]]] = {  # name -> (in --fast, 
     "hanging-pdf": (True, case_hanging_pdf),
     "disk-full": (True, case_disk_full),
     **HOSTILE_CASES,  # issue 13: a huge cookie, an overlapping ZIP bomb, slow-client floods
+    **FLOOD_CASES,  # issue 13: one member's streams, upload sessions, pipeline; password spray; forged mirror events
 }
 
 

@@ -38,16 +38,17 @@ SATURATION = 3.0  # seconds: a burst beyond the server's descriptors resets new 
 class Prober(threading.Thread):
     """Another user: one request every ``interval`` on a fresh connection; latencies and failures."""
 
-    def __init__(self, url: str, interval: float = 0.1, timeout: float = 30.0) -> None:
+    def __init__(self, url: str, interval: float = 0.1, timeout: float = 30.0,
+                 headers: dict[str, str] | None = None) -> None:
         super().__init__(daemon=True)
-        self.url, self.interval, self.timeout = url, interval, timeout
+        self.url, self.interval, self.timeout, self.headers = url, interval, timeout, headers
         self.latencies_ms: list[float] = []
         self.failures: list[tuple[float, str]] = []  # (monotonic time, what went wrong)
         self.halt = threading.Event()
 
     def run(self) -> None:
         fresh = httpx.Limits(max_keepalive_connections=0)  # a new TCP connection per request, like a new visitor
-        with httpx.Client(timeout=self.timeout, limits=fresh) as client:
+        with httpx.Client(timeout=self.timeout, limits=fresh, headers=self.headers) as client:
             while not self.halt.is_set():
                 self._one(client)
                 self.halt.wait(self.interval)

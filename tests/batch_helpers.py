@@ -44,7 +44,7 @@ def batch_level(events: list[SSEEvent]) -> list[dict[str, Any]]:
 
 def assert_batch_event_contract(events: list[SSEEvent]) -> None:
     """Every batch event has elapsed/eta, progress never decreases, stages never go back, one terminal last."""
-    order = ["uploading", "unpacking", "extracting", "chunking", "indexing", "completed", "failed"]
+    order = ["uploading", "unpacking", "extracting", "chunking", "indexing", "embedding", "completed", "failed"]
     mine = batch_level(events)
     assert mine, "no batch-level events"
     last_progress, last_rank = -1.0, -1

@@ -13,6 +13,7 @@ from litestar.testing import TestClient
 
 from lexintel.app import create_app
 from lexintel.settings import Settings
+from tests.auth_helpers import Account, add_account
 from tests.ci_helpers import BROWSER_FLAGS, REDIS_FLAGS, import_or_missing, missing
 from tests.support import RedisServer, ServerProcess, redis_server_path
 
@@ -95,3 +96,38 @@ def browser() -> Iterator[Any]:
         launched = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield launched
         launched.close()
+
+
+@pytest.fixture
+def contexts(browser: Any) -> Iterator[Callable[..., Any]]:
+    """New browser contexts (one per person; keyword arguments go to ``new_context``) whose pages fail the test
+    on a console error (a Content-Security-Policy violation, say) or an uncaught exception."""
+    made: list[Any] = []
+    problems: list[str] = []
+
+    def on_console(msg: Any) -> None:
+        if msg.type == "error" and "Failed to load resource" not in msg.text:
+            problems.append(msg.text)
+
+    def make(**options: Any) -> Any:
+        context = browser.new_context(**{"viewport": {"width": 1200, "height": 900}, **options})
+        context.set_default_timeout(30_000)
+        context.on("page", lambda page: (page.on("console", on_console),
+                                         page.on("pageerror", lambda exc: problems.append(f"uncaught: {exc}"))))
+        made.append(context)
+        return context
+
+    yield make
+    for context in made:
+        context.close()
+    assert not problems, problems
+
+
+@pytest.fixture
+def accounts_server(tmp_path: Path, server_factory: Callable[..., ServerProcess]
+                    ) -> tuple[ServerProcess, dict[str, Account]]:
+    """A real server with accounts on: members alice and bob, admin root (each with an API token)."""
+    settings = Settings(data_dir=tmp_path / "data", auth="on")
+    accounts = {name: add_account(settings, name, role) for name, role in
+                (("alice", "member"), ("bob", "member"), ("root", "admin"))}
+    return server_factory(settings.data_dir, LEXINTEL_AUTH="on"), accounts

@@ -2,7 +2,9 @@
 
 Routes are enumerated from the running app, so a route added later without an entry here fails
 ``test_every_route_has_a_matrix_entry``. Callers: the case owner, another member, an admin, anonymous, an
-expired API token, and a stream token for another stream (in ``?token=``).
+expired API token, a stream token for another stream (in ``?token=``), and two members the owner's case is
+shared with: ``reader`` (``access: read``: reads everything, every write is 403 ``read_only_share``) and
+``writer`` (``access: write``: may also upload, retry, delete; the owner-only share routes stay 403).
 """
 
 from __future__ import annotations
@@ -22,7 +24,11 @@ from tests.auth_helpers import PASSWORD, Account, add_account, expired_token, st
 from tests.live_server import LiveServer
 from tests.support import wait_for
 
-CALLERS = ("owner", "member", "admin", "anonymous", "expired", "stream_token")
+CALLERS = ("owner", "member", "admin", "anonymous", "expired", "stream_token", "reader", "writer")
+SHAREES = {"reader": "dave", "writer": "erin"}
+MAKERS = ("owner", "admin", "writer")  # callers whose deletes really happen: they get fresh things to delete
+SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
+NEW_PASSWORD = "a matrix passphrase"
 ALPHA_WORD = "zebrafishquartz"  # only in the owner's documents
 BRAVO_WORD = "walrusmarmalade"  # only in the other member's documents
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -79,14 +85,32 @@ class Req:
 
 @dataclass
 class Entry:
-    kind: str  # "public" | "open" (any signed-in user) | "subject" (readable only by owner/admin)
+    kind: str  # "public" | "open" (any signed-in user) | "subject" (readable only by owner/admin) | "admin"
     ok: frozenset[int]
     build: Callable[[Ctx, str], Req]
     stream: bool = False
+    # what a sharee may do: "read" (any sharee), "write" (a write sharee; a read sharee gets 403
+    # read_only_share), "owner" (403 not_owner for both), "none" (like another member); None: "read" for a safe
+    # method, "write" otherwise
+    shared: str | None = None
 
 
-def e(kind: str, ok: set[int], build: Callable[[Ctx, str], Req], stream: bool = False) -> Entry:
-    return Entry(kind, frozenset(ok), build, stream)
+def e(kind: str, ok: set[int], build: Callable[[Ctx, str], Req], stream: bool = False,
+      shared: str | None = None) -> Entry:
+    return Entry(kind, frozenset(ok), build, stream, shared)
+
+
+def _fresh_user(c: Ctx) -> str:
+    name = f"made-{uuid.uuid4().hex[:8]}"
+    resp = c.http.post("/users", json={"name": name, "password": NEW_PASSWORD}, headers=c.accounts["root"].headers)
+    assert resp.status_code == 201, resp.text
+    return name
+
+
+def _carol_shared(c: Ctx) -> str:
+    resp = c.http.post(f"/cases/{c.ids['case']}/shares", json={"user": "carol"}, headers=c.owner())
+    assert resp.status_code == 201, resp.text
+    return f"/cases/{c.ids['case']}/shares/carol"
 
 
 def _files() -> dict[str, Any]:
@@ -111,8 +135,22 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("GET", "/cases"): e("open", {200}, lambda c, _: Req("GET", "/cases")),
     ("POST", "/cases"): e("open", {201}, lambda c, _: Req("POST", "/cases", {"json": {"name": "New matter"}})),
     ("GET", "/auth/me"): e("open", {200}, lambda c, _: Req("GET", "/auth/me")),
+    ("GET", "/web/limits"): e("open", {200}, lambda c, _: Req("GET", "/web/limits")),
     ("POST", "/auth/logout"): e("open", {204}, lambda c, _: Req("POST", "/auth/logout")),
     ("GET", "/auth/tokens"): e("open", {200}, lambda c, _: Req("GET", "/auth/tokens")),
+    ("GET", "/tokens"): e("open", {200}, lambda c, _: Req("GET", "/tokens")),
+    # the page's case-list notices while no case is open: the caller's own list, nobody else's
+    ("GET", "/case-list/stream"): e("open", {200}, lambda c, _: Req("GET", "/case-list/stream"), stream=True),
+    # admins only
+    ("GET", "/users"): e("admin", {200}, lambda c, _: Req("GET", "/users")),
+    ("POST", "/users"): e("admin", {201}, lambda c, _: Req(
+        "POST", "/users", {"json": {"name": f"new-{uuid.uuid4().hex[:8]}", "password": NEW_PASSWORD}})),
+    ("PATCH", "/users/{user_name:str}"): e("admin", {200}, lambda c, _: Req(
+        "PATCH", "/users/carol", {"json": {"disabled": False}})),
+    ("POST", "/users/{user_name:str}/password"): e("admin", {204}, lambda c, _: Req(
+        "POST", "/users/carol/password", {"json": {"password": PASSWORD}})),
+    ("DELETE", "/users/{user_name:str}"): e("admin", {204}, lambda c, who: Req(
+        "DELETE", f"/users/{_fresh_user(c) if who == 'admin' else 'carol'}")),
     ("POST", "/auth/tokens"): e("open", {201}, lambda c, _: Req("POST", "/auth/tokens", {"json": {"name": "x"}})),
     # the owner's things
     ("GET", "/cases/{case_id:str}"): e("subject", {200}, _subject("/cases/{}", "case")),
@@ -128,10 +166,15 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("GET", "/api/documents/{document_id:str}/status"): e(
         "subject", {200}, _subject("/api/documents/{}/status", "doc")),
     ("GET", "/documents/{document_id:str}/text"): e("subject", {200}, _subject("/documents/{}/text", "doc")),
+    ("GET", "/documents/{document_id:str}/file"): e("subject", {200}, _subject("/documents/{}/file", "doc")),
+    # the broken "PDF": kept, so the page is drawn and found damaged (409), behind the same access check
+    ("GET", "/documents/{document_id:str}/pages/{page:int}/image"): e(
+        "subject", {409}, _subject("/documents/{}/pages/1/image", "failed_doc")),
+    ("GET", "/cases/{case_id:str}/batches"): e("subject", {200}, _subject("/cases/{}/batches", "case")),
     ("POST", "/documents/{document_id:str}/retry"): e("subject", {202, 409}, lambda c, _: Req(
         "POST", f"/documents/{c.ids['failed_doc']}/retry", subject=c.ids["failed_doc"])),
     ("DELETE", "/documents/{document_id:str}"): e("subject", {204}, lambda c, who: (lambda d: Req(
-        "DELETE", f"/documents/{d}", subject=d))(c.fresh_document() if who in ("owner", "admin") else c.ids["doc"])),
+        "DELETE", f"/documents/{d}", subject=d))(c.fresh_document() if who in MAKERS else c.ids["doc"])),
     ("GET", "/search"): e("subject", {200}, lambda c, _: Req(
         "GET", f"/search?q={ALPHA_WORD}&case_id={c.ids['case']}", subject=c.ids["case"])),
     ("GET", "/progress/documents/{document_id:str}/stream"): e(
@@ -152,16 +195,31 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("GET", "/uploads/{upload_id:str}"): e("subject", {200}, _subject("/uploads/{}", "upload")),
     ("POST", "/uploads/{upload_id:str}/complete"): e("subject", {202}, lambda c, who: (lambda u: Req(
         "POST", f"/uploads/{u}/complete", subject=u))(
-        c.fresh_upload(with_chunk=True) if who in ("owner", "admin") else c.ids["upload"])),
+        c.fresh_upload(with_chunk=True) if who in MAKERS else c.ids["upload"])),
     ("DELETE", "/uploads/{upload_id:str}"): e("subject", {204}, lambda c, who: (lambda u: Req(
-        "DELETE", f"/uploads/{u}", subject=u))(c.fresh_upload() if who in ("owner", "admin") else c.ids["upload"])),
+        "DELETE", f"/uploads/{u}", subject=u))(c.fresh_upload() if who in MAKERS else c.ids["upload"])),
     ("POST", "/streams/token"): e("subject", {200}, lambda c, _: Req(
-        "POST", "/streams/token", {"json": {"path": f"/cases/{c.ids['case']}/stream"}}, subject=c.ids["case"])),
+        "POST", "/streams/token", {"json": {"path": f"/cases/{c.ids['case']}/stream"}}, subject=c.ids["case"]),
+        shared="read"),
     ("POST", "/cases/{case_id:str}/shares"): e("subject", {201}, lambda c, _: Req(
-        "POST", f"/cases/{c.ids['case']}/shares", {"json": {"user": "carol"}}, subject=c.ids["case"])),
+        "POST", f"/cases/{c.ids['case']}/shares", {"json": {"user": "carol"}}, subject=c.ids["case"]),
+        shared="owner"),
+    ("GET", "/cases/{case_id:str}/shares"): e("subject", {200}, _subject("/cases/{}/shares", "case"), shared="owner"),
+    ("DELETE", "/cases/{case_id:str}/shares/{user_name:str}"): e("subject", {204}, lambda c, _: Req(
+        "DELETE", _carol_shared(c), subject=c.ids["case"]), shared="owner"),
+    # webadmin: rename (to the same name: a no-op answer) and delete (owner and admin delete a fresh case)
+    ("PATCH", "/cases/{case_id:str}"): e("subject", {200}, lambda c, _: Req(
+        "PATCH", f"/cases/{c.ids['case']}", {"json": {"name": "Alpha matter 7731"}}, subject=c.ids["case"]),
+        shared="owner"),
+    ("DELETE", "/cases/{case_id:str}"): e("subject", {204}, lambda c, who: (lambda k: Req(
+        "DELETE", f"/cases/{k}", subject=k))(c.http.post("/cases", json={"name": "Doomed"}, headers=c.owner()).json()[
+            "id"] if who in ("owner", "admin") else c.ids["case"]), shared="owner"),
+    ("GET", "/setup"): e("public", {200}, lambda c, _: Req("GET", "/setup")),
+    ("POST", "/setup"): e("public", {409}, lambda c, _: Req(
+        "POST", "/setup", {"json": {"name": "late", "password": "long enough"}})),
     ("DELETE", "/auth/tokens/{token_id:str}"): e("subject", {204}, lambda c, who: (lambda t: Req(
         "DELETE", f"/auth/tokens/{t}", subject=t))(c.fresh_token_id() if who in ("owner", "admin") else
-                                                   c.ids["token"])),
+                                                   c.ids["token"]), shared="none"),
 }
 
 
@@ -189,7 +247,8 @@ def ctx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ctx]:
     settings = Settings(data_dir=root / "data", extraction_workers=1, document_timeout=60, progress_interval=0.0,
                         ping_interval=0.5, auth="on")
     accounts = {name: add_account(settings, name, role) for name, role in
-                (("alice", "member"), ("bob", "member"), ("root", "admin"), ("carol", "member"))}
+                (("alice", "member"), ("bob", "member"), ("root", "admin"), ("carol", "member"), ("dave", "member"),
+                 ("erin", "member"))}
     expired = expired_token(settings, accounts["alice"].user)
     live = LiveServer(settings, auth="on").start()
     http = httpx.Client(base_url=live.url, timeout=30)
@@ -201,6 +260,10 @@ def ctx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ctx]:
         c = Ctx(live, http, accounts, expired,
                 wrong_stream_token=stream_token(http, alice, f"/cases/{spare['id']}/stream"))
         c.ids["case"] = case["id"]
+        for sharee, access in (("dave", "read"), ("erin", "write")):
+            shared = http.post(f"/cases/{case['id']}/shares", json={"user": sharee, "access": access},
+                               headers=alice.headers)
+            assert shared.status_code == 201, shared.text
         c.ids["doc"] = c.upload(case["id"], "alpha-secret-brief.txt", f"The {ALPHA_WORD} clause.")["document_ids"][0]
         batch = http.post(f"/cases/{case['id']}/documents", headers=alice.headers, files=[
             ("files", ("alpha-one.txt", f"{ALPHA_WORD} one".encode(), "text/plain")),
@@ -233,8 +296,8 @@ def send(c: Ctx, req: Req, caller: str, stream: bool) -> tuple[int, str]:
     headers: dict[str, str] = {}
     url = req.url
     c.http.cookies.clear()  # the login entry sets a session cookie: no caller may ride on it
-    if caller in ("owner", "member", "admin"):
-        headers = c.accounts[{"owner": "alice", "member": "bob", "admin": "root"}[caller]].headers
+    if caller in ("owner", "member", "admin", *SHAREES):
+        headers = c.accounts[{"owner": "alice", "member": "bob", "admin": "root", **SHAREES}[caller]].headers
     elif caller == "expired":
         headers = {"Authorization": f"Bearer {c.expired}"}
     elif caller == "stream_token":
@@ -272,10 +335,26 @@ def test_access_matrix(ctx: Ctx, caller: str) -> None:
         req = entry.build(ctx, caller)
         status, body = send(ctx, req, caller, entry.stream)
         where = f"{caller} {method} {req.url}"
-        if entry.kind == "public" or caller in ("owner", "admin") or (entry.kind == "open" and caller == "member"):
-            if status not in entry.ok:
-                failures.append(f"{where}: {status} not in {sorted(entry.ok)}: {body[:200]}")
-        elif caller == "member":
+        rule = entry.shared or ("read" if method in SAFE else "write")
+        sharee_may = caller in SHAREES and (rule == "read" or (rule == "write" and caller == "writer"))
+        if entry.kind == "public":
+            expect: str | frozenset[int] = entry.ok
+        elif caller in ("anonymous", "expired", "stream_token"):
+            expect = "401"
+        elif entry.kind == "admin":
+            expect = entry.ok if caller == "admin" else "403"
+        elif entry.kind == "open" or caller in ("owner", "admin") or sharee_may:
+            expect = entry.ok
+        elif caller in SHAREES and rule == "write":
+            expect = "read_only_share"
+        elif caller in SHAREES and rule == "owner":
+            expect = "not_owner"
+        else:
+            expect = "missing"  # another member (or a sharee, for what is not the case's): exactly a missing id's
+        if isinstance(expect, frozenset):
+            if status not in expect:
+                failures.append(f"{where}: {status} not in {sorted(expect)}: {body[:200]}")
+        elif expect == "missing":
             if status != 404:
                 failures.append(f"{where}: {status}, expected 404: {body[:200]}")
             else:  # exactly what a non-existent id gets
@@ -286,12 +365,15 @@ def test_access_matrix(ctx: Ctx, caller: str) -> None:
                 ghost_status, ghost_body = send(ctx, ghost_req, caller, entry.stream)
                 if (ghost_status, ghost_body.replace(ghost, req.subject)) != (status, body):
                     failures.append(f"{where}: foreign answer {body!r} differs from missing {ghost_body!r}")
-        elif status != 401:
-            failures.append(f"{where}: {status}, expected 401: {body[:200]}")
-        elif '"code"' not in body:
-            failures.append(f"{where}: 401 without a JSON error body: {body[:200]}")
+        elif expect == "401":
+            if status != 401:
+                failures.append(f"{where}: {status}, expected 401: {body[:200]}")
+            elif '"code"' not in body:
+                failures.append(f"{where}: 401 without a JSON error body: {body[:200]}")
+        elif status != 403 or (expect != "403" and f'"code":"{expect}"' not in body.replace(" ", "")):
+            failures.append(f"{where}: {status}, expected 403 {expect}: {body[:200]}")
         # no foreign data in any answer
-        if caller in ("owner",):
+        if caller in ("owner", *SHAREES):
             leaked = [m for m in ctx.bravo_markers if m in body]
         elif caller == "admin":
             leaked = []
@@ -318,11 +400,17 @@ def test_member_lists_and_search_show_only_readable_cases(ctx: Ctx) -> None:
     bob, root = ctx.accounts["bob"], ctx.accounts["root"]
     listed = ctx.http.get("/cases", headers=bob.headers).text
     assert "Bravo matter 8842" in listed and not any(m in listed for m in ctx.alpha_markers)
-    hits = ctx.http.get(f"/search?q={ALPHA_WORD}", headers=bob.headers).json()
-    assert hits["hits"] == []
-    own = ctx.http.get(f"/search?q={BRAVO_WORD}", headers=bob.headers).json()["hits"]
+    hits = ctx.http.get(f"/search?q={ALPHA_WORD}&mode=keyword", headers=bob.headers).json()
+    assert hits["hits"] == [] and hits["total"] == 0
+    # meaning-based search always offers the nearest passages, but only from cases bob may read
+    nearest = ctx.http.get(f"/search?q={ALPHA_WORD}", headers=bob.headers).json()["hits"]
+    assert not any(m in str(nearest) for m in ctx.alpha_markers)
+    assert {h["case_id"] for h in nearest} <= {c["id"] for c in ctx.http.get("/cases", headers=bob.headers).json()}
+    own = ctx.http.get(f"/search?q={BRAVO_WORD}&mode=keyword", headers=bob.headers).json()["hits"]
     assert [h["filename"] for h in own] == ["bravo-brief.txt"]
-    assert ctx.http.get(f"/search?q={BRAVO_WORD}", headers=ctx.owner()).json()["hits"] == []
+    assert ctx.http.get(f"/search?q={BRAVO_WORD}&mode=keyword", headers=ctx.owner()).json()["hits"] == []
+    theirs = ctx.http.get(f"/search?q={BRAVO_WORD}", headers=ctx.owner()).json()["hits"]
+    assert "bravo-brief.txt" not in [h["filename"] for h in theirs]
     everything = ctx.http.get(f"/search?q={ALPHA_WORD}", headers=root.headers).json()["hits"]
     assert "alpha-secret-brief.txt" in [h["filename"] for h in everything]  # admins see all
 

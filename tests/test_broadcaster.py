@@ -60,3 +60,37 @@ async def test_close_all_wakes_waiting_readers_and_closes_late_subscribers() -> 
     assert await asyncio.wait_for(waiter, 2) == []
     assert sub.closed_reason == "shutdown"
     assert b.subscribe("case:d").closed_reason == "shutdown"
+
+
+async def test_push_mode_writes_a_burst_in_one_call_and_keeps_frames_while_the_writer_is_busy() -> None:
+    b = Broadcaster(default_queue=8)
+    sub = b.subscribe("case:p")
+    writes: list[list[int]] = []
+    sub.sink = lambda batch: writes.append([f.id for f in batch])
+    for i in range(1, 4):  # one publish burst (one emit, one ingest batch): nothing is written yet
+        b.publish("case:p", frame(i, subject=f"document:{i}"))
+    assert writes == [] and len(sub) == 3
+    await asyncio.sleep(0)  # the flush runs once the publishing callback is done
+    assert writes == [[1, 2, 3]] and len(sub) == 0 and b.stats.delivered == 3
+    sub.sink = None  # the writer is waiting on a full socket: frames queue, bounded as in pull mode
+    for i in range(4, 40):
+        b.publish("case:p", frame(i, subject="document:same"))
+    await asyncio.sleep(0)
+    assert writes == [[1, 2, 3]] and len(sub) <= 8 and sub.closed_reason is None  # coalesced, latest kept
+    assert [f.id for f in sub.take()][-1] == 39
+
+
+async def test_push_mode_pings_an_idle_stream_from_the_shared_ticker() -> None:
+    b = Broadcaster()
+    sub = b.subscribe("case:q")
+    pinged = asyncio.get_running_loop().create_future()
+    sub.sink = lambda batch: None if batch or pinged.done() else pinged.set_result(True)
+    b.watch_deadline(asyncio.get_running_loop(), 0.04)  # a 40 ms ping interval: one ticker for every stream
+    assert await asyncio.wait_for(pinged, 10)
+
+
+async def test_a_waiting_reader_without_news_times_out_through_the_ticker_not_a_timer_of_its_own() -> None:
+    b = Broadcaster()
+    subs = [b.subscribe(f"case:{i}") for i in range(3)]
+    results = await asyncio.wait_for(asyncio.gather(*(s.next_batch(0.05) for s in subs)), 10)
+    assert results == [None, None, None]

@@ -68,11 +68,11 @@ def test_upload_creates_case_follows_streams_and_reports_failure(server: ServerP
     assert len(cases_named(server, "Smith v Jones")) == 1
 
     # search prints file, page and snippet; no hits exits 1; an unknown case is a usage error
-    found = lexintel("search", "population", "--case", "Smith v Jones", "--server", server.url)
+    found = lexintel("search", "population", "--case", "Smith v Jones", "--mode", "keyword", "--server", server.url)
     assert found.returncode == 0, found.stderr
     [hit] = [line for line in found.stdout.splitlines() if corpus("multicolumn").name in line]
     assert hit.split("│")[2].strip() == "3" and "Population" in hit
-    none = lexintel("search", "zzyzxquux", "--server", server.url)
+    none = lexintel("search", "zzyzxquux", "--mode", "keyword", "--server", server.url)
     assert none.returncode == 1 and "No hits" in none.stdout
     unknown = lexintel("search", "population", "--case", "No such case", "--server", server.url)
     assert unknown.returncode == 2 and "no case named 'No such case'" in unknown.stderr
@@ -192,8 +192,9 @@ def test_cases_docs_text_version_help_and_host_port(server: ServerProcess) -> No
     listing = lexintel("cases", "--server", hostport)
     assert listing.returncode == 0, listing.stderr
     header = next(line for line in listing.stdout.splitlines() if line.startswith("┃"))
-    assert [h.strip() for h in header.split("┃")[1:-1]] == ["Name", "Documents", "Indexed", "Failed", "Created", "Id"]
-    assert table_rows(listing.stdout)[0][:4] == ["Browse", "2", "2", "0"] and case["id"] in listing.stdout
+    assert [h.strip() for h in header.split("┃")[1:-1]] == ["Name", "Documents", "Indexed", "Needs OCR",
+                                                                  "Failed", "Created", "Id"]
+    assert table_rows(listing.stdout)[0][:5] == ["Browse", "2", "2", "0", "0"] and case["id"] in listing.stdout
 
     by_name = lexintel("docs", "Browse", "--server", server.url)
     by_id = lexintel("docs", case["id"], "--server", server.url)
@@ -237,7 +238,8 @@ def test_tokens_for_an_existing_user(server_factory: Callable[..., ServerProcess
     users = lexintel("user", "list", env=account)
     assert users.returncode == 0
     header, row = users.stdout.splitlines()
-    assert header.split() == ["NAME", "ROLE", "ID"] and row.split()[:2] == ["alice", "member"]
+    assert header.split() == ["NAME", "ROLE", "STATUS", "CREATED", "ID"] and row.split()[:3] == [
+        "alice", "member", "active"]
 
     denied = lexintel("cases", "--server", server.url, env={"LEXINTEL_TOKEN": ""})
     assert denied.returncode == 2 and len(denied.stderr.strip().splitlines()) == 1

@@ -164,7 +164,7 @@ def test_zip_among_other_files_goes_alone_and_json_for_scripts(server: ServerPro
     assert by_name["broken.pdf"]["status"] == "failed" and by_name["broken.pdf"]["error"]
     assert all(d["status"] == "indexed" and d["error"] is None for n, d in by_name.items() if n != "broken.pdf")
     assert by_name[corpus("pdflatex-4-pages").name]["pages"] == 4
-    assert body["counts"] == {"documents": 6, "indexed": 5, "failed": 1}
+    assert body["counts"] == {"documents": 6, "indexed": 5, "failed": 1, "needs_ocr": 0}
     batches = {b["source"]: b for b in body["batches"]}
     assert set(batches) == {"bundle.zip", "4 files"} and all(b["status"] == "completed" for b in batches.values())
     assert by_name["terms.txt"]["batch_id"] == batches["bundle.zip"]["id"]

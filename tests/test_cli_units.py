@@ -43,7 +43,8 @@ def test_tally_counts_follow_every_transition() -> None:
     event = {"batch_id": "b", "filename": "f0", "run": 1}
     tally.on_document_event({**event, "document_id": "d0", "status": "processing", "stage": "extracting",
                              "progress": 30, "items_total": 4, "items_done": 1})
-    assert tally.counts == {"pending": 2, "processing": 1, "indexed": 0, "failed": 0} and list(tally.active) == ["d0"]
+    assert tally.counts == {"pending": 2, "processing": 1, "indexed": 0, "needs_ocr": 0, "failed": 0}
+    assert list(tally.active) == ["d0"]
     tally.on_document_event({**event, "document_id": "d0", "status": "completed", "stage": "completed",
                              "progress": 100})
     tally.on_document_event({**event, "document_id": "d1", "status": "failed", "stage": "failed",
@@ -51,7 +52,8 @@ def test_tally_counts_follow_every_transition() -> None:
     tally.on_document_event({**event, "document_id": "d2", "status": "processing", "stage": "queued", "run": 2})
     tally.on_document_event({**event, "document_id": "d2", "status": "failed", "stage": "failed",
                              "run": 1})  # from an older run: ignored
-    assert tally.counts == {"pending": 1, "processing": 0, "indexed": 1, "failed": 1} and not tally.active
+    assert tally.counts == {"pending": 1, "processing": 0, "indexed": 1, "needs_ocr": 0, "failed": 1}
+    assert not tally.active
     assert tally.done == 2 and tally.total == 3 and [d.error for d in tally.failed] == ["f1 is damaged"]
     assert tally.docs["d0"].pages == 4
     tally.on_batch_event({"batch_id": "b", "status": "processing", "stage": "extracting", "progress": 60,

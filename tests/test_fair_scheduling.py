@@ -42,6 +42,7 @@ def test_another_members_document_is_indexed_before_one_members_backlog_drains(t
         b_case = httpx.post(f"{server.url}/cases", json={"name": "Small"}, headers=bob.headers).json()["id"]
         pdf = slow_pdf()
         flood = httpx.post(f"{server.url}/cases/{a_case}/documents", headers=alice.headers, timeout=60,
+                           params={"duplicates": "allow"},  # four copies of one slow PDF, on purpose
                            files=[("files", (f"slow-{i}.pdf", pdf, "application/pdf")) for i in range(4)])
         assert flood.status_code == 202, flood.text
         flood_ids: list[str] = flood.json()["document_ids"]

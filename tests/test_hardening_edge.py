@@ -190,3 +190,43 @@ def test_forwarded_for_is_ignored_unless_the_proxy_is_configured(server_factory:
     assert attempts(direct)[-2:] == [429, 429], "a rotating X-Forwarded-For must not reset the limiter"
     proxied = server_factory(LEXINTEL_AUTH="on", LEXINTEL_TRUSTED_PROXIES="127.0.0.1")
     assert attempts(proxied) == [401] * 7, "behind a configured proxy, each forwarded address counts alone"
+
+
+def test_a_flood_from_one_address_evicts_its_own_and_not_a_slow_client_elsewhere(
+        server_factory: ServerFactory) -> None:
+    """Issue 13 item 3, per client address: with the global cap alone, the flood's second wave would make the
+    slow honest client (the oldest pending socket) the one evicted."""
+    server = server_factory(LEXINTEL_MAX_PENDING_CONNECTIONS="30", LEXINTEL_MAX_PENDING_PER_ADDRESS="10",
+                            LEXINTEL_HEADER_TIMEOUT="60")
+    honest = socket.create_connection(("127.0.0.1", server.port), timeout=10, source_address=("127.0.0.3", 0))
+    honest.settimeout(0.2)
+    honest.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # a slow line: the rest comes later
+    flood: list[socket.socket] = []
+    try:
+        for _wave in range(3):
+            time.sleep(1.3)
+            for _ in range(20):
+                s = socket.create_connection(("127.0.0.1", server.port), timeout=10, source_address=("127.0.0.2", 0))
+                s.settimeout(0.2)
+                s.sendall(b"GET /cases HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+                flood.append(s)
+        honest.sendall(b"Connection: close\r\n\r\n")
+        answer, _ended = read_answer(honest, time.monotonic() + 15)
+        assert parse(answer)[0] == 200, answer[:200]
+
+        def own_evicted() -> bool:  # the flood's first two waves: closed by their own address's cap
+            gone = 0
+            for s in flood[:40]:
+                try:
+                    gone += s.recv(4096) is not None
+                except TimeoutError:
+                    pass
+                except OSError:
+                    gone += 1
+            return gone >= 40
+
+        wait_for(own_evicted, timeout=20, what="the flood's older sockets closed")
+    finally:
+        honest.close()
+        for s in flood:
+            s.close()

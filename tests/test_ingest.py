@@ -56,12 +56,12 @@ def test_pdf_upload_to_indexed_with_page_counts_text_and_search(client: TestClie
     assert wait_terminal(client, paper_id)["status"] == "indexed"
     pages = {p["page"]: p["text"] for p in client.get(f"/documents/{paper_id}/text").json()["pages"]}
     assert "Population" in pages[3] and all("Population" not in pages[n] for n in (1, 2))
-    hits = client.get("/search", params={"q": "population", "case_id": case_id}).json()["hits"]
+    hits = client.get("/search", params={"q": "population", "case_id": case_id, "mode": "keyword"}).json()["hits"]
     assert [(h["document_id"], h["page"]) for h in hits] == [(paper_id, 3)]
     assert "population" in hits[0]["snippet"].lower() and "<mark>" in hits[0]["snippet_html"]
     # the PDF sets "Official" with an ffi ligature glyph: text is NFKC-normalised, so the plain word finds it
     assert "Official" in pages[3] and "\ufb03" not in pages[3]
-    hits = client.get("/search", params={"q": "official", "case_id": case_id}).json()["hits"]
+    hits = client.get("/search", params={"q": "official", "case_id": case_id, "mode": "keyword"}).json()["hits"]
     assert [(h["document_id"], h["page"]) for h in hits] == [(paper_id, 3)]
     assert hits[0]["score"] > 0
 
@@ -89,15 +89,16 @@ def test_plain_text_upload_pages_split_on_form_feed_and_latin1(client: TestClien
     assert s2["status"] == "indexed", s2
     pages = client.get(f"/documents/{first['id']}/text").json()["pages"]
     assert pages[1]["text"].startswith("Second page")
-    hits = client.get("/search", params={"q": "arbitration", "case_id": case_id}).json()["hits"]
+    hits = client.get("/search", params={"q": "arbitration", "case_id": case_id, "mode": "keyword"}).json()["hits"]
     assert [(h["document_id"], h["page"]) for h in hits] == [(first["id"], 2)]
-    assert client.get("/search", params={"q": "Genève", "case_id": case_id}).json()["hits"][0]["page"] == 1
+    geneva = client.get("/search", params={"q": "Genève", "case_id": case_id, "mode": "keyword"}).json()
+    assert geneva["hits"][0]["page"] == 1
 
 
 def test_search_query_syntax_is_never_an_error(client: TestClient) -> None:  # type: ignore[type-arg]
     case_id = new_case(client)
     for q in ['"unbalanced', "AND OR NOT", "col:umn*", "((( lease", "NEAR(a b)"]:
-        resp = client.get("/search", params={"q": q, "case_id": case_id})
+        resp = client.get("/search", params={"q": q, "case_id": case_id, "mode": "keyword"})
         assert resp.status_code == 200, (q, resp.text)
     resp = client.get("/search", params={"q": "  ?! ", "case_id": case_id})
     assert resp.status_code == 400 and resp.json()["code"] == "empty_query"

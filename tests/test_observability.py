@@ -112,7 +112,9 @@ def test_health_and_ready_report_their_checks(client: TestClient) -> None:  # ty
     assert ready.status_code == 200
     body = ready.json()
     assert body["status"] == "ready"
-    assert body["checks"] == {"database": True, "pipeline": True, "accepting_uploads": True, "disk_space": True}
+    assert body["checks"] == {"database": True, "pipeline": True, "accepting_uploads": True, "disk_space": True,
+                              "ocr": True}  # Tesseract with English is installed here
+    assert body["ocr"] == {"mode": "auto", "languages": "eng", "problem": None}
     assert body["redis_mirror"] == {"state": "disabled"}
     assert body["data_dir_free_bytes"] > 0
 

@@ -135,7 +135,8 @@ def test_security_schemes_and_which_operations_need_them(schema: Schema) -> None
                                         "name": "lexintel_session"}
     assert schemes["csrfToken"] == {**schemes["csrfToken"], "type": "apiKey", "in": "header", "name": "X-CSRF-Token"}
     assert schemes["streamToken"] == {**schemes["streamToken"], "type": "apiKey", "in": "query", "name": "token"}
-    public = {("GET", "/health"), ("GET", "/ready"), ("GET", "/metrics"), ("GET", "/stages"), ("POST", "/auth/login")}
+    public = {("GET", "/health"), ("GET", "/ready"), ("GET", "/metrics"), ("GET", "/stages"), ("POST", "/auth/login"),
+              ("GET", "/setup"), ("POST", "/setup")}  # webadmin: first run
     for method, path, op in operations(schema):
         security = op.get("security")
         if (method, path) in public:

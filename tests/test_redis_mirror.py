@@ -180,7 +180,7 @@ def test_outside_worker_events_in_original_shape_reach_streams(
         assert [e.event for e in events] == ["progress", "progress", "progress", "complete"]
         data = [e.data for e in events]
         assert all(isinstance(d, dict) for d in data)
-        assert [d["stage"] for d in data] == ["extracting", "extracting", "indexing", "completed"]  # type: ignore[index]
+        assert [d["stage"] for d in data] == ["extracting", "extracting", "embedding", "completed"]  # type: ignore[index]
         assert [d["step"] for d in data] == ["extraction", "EXTRACTED", "embedding", "completed"]  # type: ignore[index]
         assert [d["progress"] for d in data] == [10, 50, 80, 100]  # type: ignore[index]
         assert data[0]["message"] == "Extracting text from document.pdf..."  # type: ignore[index]
@@ -312,7 +312,7 @@ def test_mirror_disabled_without_url(server: ServerProcess) -> None:
 @pytest.mark.parametrize(
     ("step", "status", "stage"),
     [("extraction", "processing", "extracting"), ("EXTRACTED", "processing", "extracting"),
-     ("chunking", "processing", "chunking"), ("embedding", "processing", "indexing"),
+     ("chunking", "processing", "chunking"), ("embedding", "processing", "embedding"),
      ("upload", "processing", "uploading"), ("anything", "completed", "completed"),
      ("extraction", "failed", "failed"), ("mystery", "processing", "extracting")],
 )

@@ -4,7 +4,8 @@ every status an operation answers is one its schema documents.
 A real uvicorn server with auth on; schemathesis generates requests from the schema (valid and invalid ones,
 hypothesis-driven) for each operation, a bounded number of examples each so the run stays around a minute.
 Path ids are drawn half the time from real objects (a case, indexed documents, a finished batch, an open upload),
-so handlers run past their 404s; DELETEs and the open-ended case stream only get generated ids.
+so handlers run past their 404s; DELETEs and the open-ended case stream only get generated ids, and the case-list
+stream (open-ended, without parameters) is left out.
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ def test_no_operation_answers_5xx(api: tuple[LiveServer, Account]) -> None:
     real = seed(live, admin)
     schema = schemathesis.openapi.from_url(f"{live.url}/schema/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]
+    # the case-list stream has nothing to get wrong (no parameters) and never ends: its tests are
+    # tests/test_web_case_lists.py and tests/test_access_revocation.py
+    operations = [op for op in operations if op.path != "/case-list/stream"]
     assert len(operations) >= 20, [op.label for op in operations]  # the schema really lists the API
     session = requests.Session()
     server_errors: list[str] = []

@@ -44,7 +44,7 @@ def test_zip_of_real_pdfs_plus_bad_files_completes_with_counts(client: TestClien
     assert batch["status"] == "completed" and batch["stage"] == "completed" and batch["progress"] == 100
     assert batch["kind"] == "zip" and batch["filename"] == "production.zip"
     assert batch["counts"] == {"total": 6, "pending": 0, "processing": 0, "indexed": 5, "failed": 1,
-                               "skipped": 4}
+                               "skipped": 4, "needs_ocr": 0}
     assert sorted(entry["code"] for entry in batch["log"]) == sorted(
         ["directory", "unsupported_type", "nested_archive", "duplicate_name"])
     assert all(entry["message"].startswith("Skipped production/") for entry in batch["log"])

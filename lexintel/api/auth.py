@@ -3,11 +3,15 @@
     POST   /auth/login          {"username", "password"} -> session cookie + {"user", "csrf_token", ...}
     POST   /auth/logout         ends the cookie session -> 204
     GET    /auth/me             the caller, the auth mode and (cookie sessions) the CSRF token
-    GET    /auth/tokens         the caller's API tokens (no secrets)
+    GET    /auth/tokens         the caller's API tokens (no secrets); ``?user=NAME``: an admin lists another's
+                                (also at ``GET /tokens``)
     POST   /auth/tokens         {"name"?, "expires_in_days"?} -> 201 {"id", "token", "expires_at"} (shown once)
-    DELETE /auth/tokens/{id}    revoke -> 204
+    DELETE /auth/tokens/{id}    revoke -> 204; the streams opened with it end
     POST   /streams/token       {"path": "/cases/<id>/stream"} -> {"token", "expires_at", "url"}
-    POST   /cases/{case_id}/shares  {"user": "<name>"} -> 201 (case owner or admin)
+
+Users and shares are in :mod:`lexintel.api.users` and :mod:`lexintel.api.shares`; their handlers are listed in
+:data:`auth_handlers` too, so the app registers accounts in one line. Bodies of these routes are small JSON:
+their size is capped at :data:`JSON_BODY_MAX` (413 past it), so a 9 MB "name" is never read.
 """
 
 from __future__ import annotations
@@ -22,27 +26,28 @@ from litestar.params import JSONBody
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from lexintel.api.errors import error_responses
+from lexintel.api.fields import JSON_BODY_MAX, bounded
 from lexintel.api.models.auth import (
     ApiToken,
-    CaseShare,
     IssuedToken,
     Login,
     LoginResult,
     Me,
-    NewShare,
     NewToken,
     StreamToken,
     StreamTokenRequest,
     UserView,
 )
+from lexintel.api.shares import share_handlers
+from lexintel.api.users import user_handlers
 from lexintel.auth.access import can_read_case, not_found, subject_case
+from lexintel.auth.guard import caller_credential
 from lexintel.auth.service import Auth, auth_of
 from lexintel.auth.sessions import COOKIE_NAME, session_cookie
+from lexintel.auth.tokens import NAME_MAX as TOKEN_NAME_MAX
 from lexintel.auth.users import User
-from lexintel.clock import utc_now_iso
 from lexintel.errors import Forbidden, InvalidInput, NotAuthenticated, NotFound, RateLimited, UnsupportedType
 from lexintel.services import Svc
-from lexintel.store.access import share_case as add_share
 
 __all__ = ["auth_handlers"]
 
@@ -73,8 +78,8 @@ def _require_auth_on(auth: Auth) -> None:
         raise InvalidInput("auth_off", "Authentication is off (LEXINTEL_AUTH=off): no login or API token is needed.")
 
 
-@post("/auth/login", status_code=200, opt={"public": True}, tags=["auth"],
-      responses=error_responses(401, 415, 429))
+@post("/auth/login", status_code=200, opt={"public": True}, tags=["auth"], request_max_body_size=JSON_BODY_MAX,
+      responses=error_responses(401, 403, 415, 429))
 async def login(data: JSONBody[Login], request: Request[Any, Any, Any]) -> Response[LoginResult]:
     """Check a user name and password; set the HttpOnly session cookie; return the CSRF token for writes."""
     auth = _auth(request)
@@ -103,10 +108,12 @@ _LOGGED_OUT = {HTTP_204_NO_CONTENT: ResponseSpec(data_container=None, descriptio
 
 @post("/auth/logout", status_code=HTTP_204_NO_CONTENT, tags=["auth"], responses=_LOGGED_OUT)
 async def logout(request: Request[Any, Any, Any]) -> Response[None]:
-    """End the cookie session (a Bearer token stays valid: revoke it with DELETE /auth/tokens/{id})."""
+    """End the cookie session and the streams opened through it (a Bearer token stays valid: revoke it with
+    DELETE /auth/tokens/{id})."""
     secret = request.cookies.get(COOKIE_NAME)
     if secret:
-        _auth(request).sessions.end(secret)
+        auth = _auth(request)
+        auth.streams.end_credential(auth.sessions.end(secret))
     return Response(None, status_code=HTTP_204_NO_CONTENT,
                     cookies=[session_cookie("", secure=_secure(request), max_age=0)])
 
@@ -121,29 +128,41 @@ async def me(request: Request[Any, Any, Any], caller: User) -> Me:
     return Me(user=_view(caller), auth="on" if auth.enabled else "off", csrf_token=csrf)
 
 
-@get("/auth/tokens", tags=["auth"])
-async def list_tokens(request: Request[Any, Any, Any], caller: User) -> list[ApiToken]:
-    """The caller's API tokens (names, dates; never the secrets)."""
+@get(["/auth/tokens", "/tokens"], tags=["auth"], responses=error_responses(403, 404))
+async def list_tokens(request: Request[Any, Any, Any], caller: User, user: str | None = None) -> list[ApiToken]:
+    """The caller's API tokens (names, dates; never the secrets); ``?user=NAME``: an admin lists that user's."""
     auth = _auth(request)
-    return msgspec.convert(auth.api_tokens.list(caller), list[ApiToken]) if auth.enabled else []
+    if not auth.enabled:
+        return []
+    whose = caller
+    if user is not None and user.strip().lower() != caller.name.lower():
+        if not caller.is_admin:
+            raise Forbidden("admin_only", "Only an admin can list another user's tokens.")
+        record = auth.users.record(user.strip())
+        if record is None:
+            raise NotFound("user_not_found", f"No user named {user.strip()[:64]!r}.")
+        whose = record.user
+    return msgspec.convert(auth.api_tokens.list(whose), list[ApiToken])
 
 
-@post("/auth/tokens", status_code=HTTP_201_CREATED, tags=["auth"])
+@post("/auth/tokens", status_code=HTTP_201_CREATED, tags=["auth"], request_max_body_size=JSON_BODY_MAX)
 async def create_token(data: JSONBody[NewToken], request: Request[Any, Any, Any], caller: User) -> IssuedToken:
     """A new API token for the caller; ``token`` is shown only in this answer."""
     auth = _auth(request)
     _require_auth_on(auth)
     if not 1 <= data.expires_in_days <= 365:
-        raise InvalidInput("invalid_expiry", "expires_in_days must be 1-365.")
-    issued = auth.api_tokens.create(caller, data.name.strip()[:100], data.expires_in_days * DAY)
+        raise InvalidInput("invalid_expiry", "expires_in_days must be 1-365.", field="expires_in_days")
+    issued = auth.api_tokens.create(caller, bounded("name", data.name, TOKEN_NAME_MAX), data.expires_in_days * DAY)
     return msgspec.convert(issued, IssuedToken)
 
 
 @delete("/auth/tokens/{token_id:str}", tags=["auth"])
 async def revoke_token(token_id: str, request: Request[Any, Any, Any], caller: User) -> None:
-    """Revoke one of the caller's tokens (admins: anyone's)."""
-    if not _auth(request).api_tokens.revoke(caller, token_id):
-        raise NotFound("token_not_found", f"No token with id {token_id!r}.")
+    """Revoke one of the caller's tokens (admins: anyone's); the streams opened with it end."""
+    auth = _auth(request)
+    if not auth.api_tokens.revoke(caller, token_id):
+        raise NotFound("token_not_found", f"No token with id {token_id[:64]!r}.")
+    auth.streams.end_credential(f"token:{token_id}")
 
 
 @post("/streams/token", status_code=200, tags=["streams"])
@@ -161,26 +180,12 @@ async def stream_token(
         if case_id is None or not can_read_case(svc.db, caller, case_id):
             raise not_found(param, ident)  # foreign looks missing
         canonical = template.format(ident)
-        token, expires_at = _auth(request).stream_tokens.issue(caller, canonical)
+        token, expires_at = _auth(request).stream_tokens.issue(caller, canonical,
+                                                               credential=caller_credential(request))
         return StreamToken(token=token, expires_at=expires_at, path=canonical, url=f"{canonical}?token={token}")
     raise InvalidInput("bad_stream_path", "path must be /cases/{id}/stream, /batches/{id}/stream or "
                        "/progress/documents/{id}/stream.")
 
 
-@post("/cases/{case_id:str}/shares", status_code=HTTP_201_CREATED, tags=["cases"])
-async def share_case(case_id: str, data: JSONBody[NewShare], request: Request[Any, Any, Any], caller: User,
-                     svc: Svc) -> CaseShare:
-    """Let another user read and work in this case (the case's owner or an admin may share)."""
-    auth = _auth(request)
-    _require_auth_on(auth)
-    case = svc.records.case(case_id)
-    if not caller.is_admin and case["owner_id"] != caller.id:
-        raise Forbidden("not_owner", "Only the case's owner or an admin can share it.")
-    target = auth.users.by_name(data.user.strip())
-    if target is None:
-        raise NotFound("user_not_found", f"No user named {data.user.strip()[:64]!r}.")
-    add_share(svc.db, case_id, target.id, utc_now_iso())
-    return CaseShare(case_id=case_id, user=_view(target))
-
-
-auth_handlers = [login, logout, me, list_tokens, create_token, revoke_token, stream_token, share_case]
+auth_handlers = [login, logout, me, list_tokens, create_token, revoke_token, stream_token, *share_handlers,
+                 *user_handlers]

@@ -1,14 +1,17 @@
-"""Batches: description and the polling fallback of the batch stream (``/batches/{id}/stream`` is in streams)."""
+"""Batches: description, a case's recent batches, and the polling fallback of the batch stream
+(``/batches/{id}/stream`` is in streams)."""
 
 from __future__ import annotations
 
 import msgspec
 from litestar import get
+from litestar.params import Parameter
 
-from lexintel.api.models.batches import Batch, BatchProgress
+from lexintel.api.models.batches import Batch, BatchFields, BatchProgress
 from lexintel.batches.report import describe
 from lexintel.events.schema import stream_key
 from lexintel.services import Svc
+from lexintel.store.batches import case_batch_ids
 
 __all__ = ["batch_handlers"]
 
@@ -38,4 +41,19 @@ async def batch_progress(batch_id: str, svc: Svc) -> BatchProgress:
     return msgspec.convert(body, BatchProgress)
 
 
-batch_handlers = [show_batch, batch_progress]
+@get("/cases/{case_id:str}/batches", tags=["batches"])
+async def case_batches(case_id: str, svc: Svc,
+                       limit: int = Parameter(default=20, ge=1, le=100, description="The newest this many")) -> list[
+                           BatchFields]:
+    """A case's newest batches with their outcome (counts, status, message), newest first: the page lists
+    past uploads after a reload."""
+    svc.records.case(case_id)
+    out = []
+    for batch_id in case_batch_ids(svc.db, case_id, limit):
+        body = describe(svc.db, svc.records, batch_id)
+        body.pop("log")
+        out.append(msgspec.convert(body, BatchFields))
+    return out
+
+
+batch_handlers = [show_batch, batch_progress, case_batches]

@@ -10,9 +10,10 @@ import msgspec
 from litestar import Request, delete, get, post
 from litestar.status_codes import HTTP_202_ACCEPTED
 
+from lexintel.api.document_files import document_file_handlers
 from lexintel.api.errors import error_responses
-from lexintel.api.models.documents import Document, DocumentStatus, DocumentText, UploadAccepted
-from lexintel.auth.access import require_case
+from lexintel.api.models.documents import DUPLICATES, Document, DocumentStatus, DocumentText, Duplicates, UploadAccepted
+from lexintel.auth.access import require_writable_case
 from lexintel.auth.users import User
 from lexintel.errors import BadRequest, ServiceUnavailable
 from lexintel.events.schema import stream_key
@@ -34,6 +35,13 @@ def _status_json(row: sqlite3.Row) -> dict[str, Any]:
     return {"document_id": doc["id"], "step": doc["stage"], **{key: doc[key] for key in _STATUS_FIELDS}}
 
 
+def _principal(caller: User, request: Request[Any, Any, Any]) -> str:
+    """Whose uploads count together: the user; with AUTH=off (one implicit admin) the client's address."""
+    if caller.implicit:
+        return "address:" + (request.client.host if request.client else "?")
+    return "user:" + caller.id
+
+
 async def _receive(svc: Svc, request: Request[Any, Any, Any]) -> Any:
     if not svc.accepting_uploads:
         raise ServiceUnavailable("shutting_down", "The server is shutting down; retry the upload in a moment.")
@@ -45,28 +53,37 @@ async def _receive(svc: Svc, request: Request[Any, Any, Any]) -> Any:
 
 
 @post("/cases/{case_id:str}/documents", status_code=HTTP_202_ACCEPTED, request_max_body_size=None,
-      tags=["documents"], responses=error_responses(400, 409, 413, 415, 503))
-async def upload_to_case(case_id: str, request: Request[Any, Any, Any], svc: Svc) -> UploadAccepted:
+      tags=["documents"], responses=error_responses(400, 409, 413, 415, 429, 503))
+async def upload_to_case(case_id: str, request: Request[Any, Any, Any], svc: Svc, caller: User,
+                         duplicates: Duplicates = DUPLICATES) -> UploadAccepted:
     """Upload one or more files (multipart, any field name) into a case; 202 with the new document ids."""
     svc.records.case(case_id)  # 404 before reading the body
-    received = await _receive(svc, request)
-    return msgspec.convert(await svc.intake.accept(case_id, received), UploadAccepted)
+    with svc.upload_slots.hold(_principal(caller, request)):
+        received = await _receive(svc, request)
+        return msgspec.convert(await svc.intake.accept(case_id, received, duplicates), UploadAccepted)
 
 
 @post("/documents/upload", status_code=HTTP_202_ACCEPTED, request_max_body_size=None, tags=["documents"],
-      responses=error_responses(400, 404, 409, 413, 415, 503))
-async def upload_compat(request: Request[Any, Any, Any], svc: Svc, caller: User) -> UploadAccepted:
+      responses=error_responses(400, 404, 409, 413, 415, 429, 503))
+async def upload_compat(request: Request[Any, Any, Any], svc: Svc, caller: User,
+                        duplicates: Duplicates = DUPLICATES) -> UploadAccepted:
     """Compatibility alias of the original design: the case comes in the form field ``case_id``."""
+    with svc.upload_slots.hold(_principal(caller, request)):
+        return await _upload_compat(request, svc, caller, duplicates)
+
+
+async def _upload_compat(request: Request[Any, Any, Any], svc: Svc, caller: User,
+                         duplicates: Duplicates) -> UploadAccepted:
     received = await _receive(svc, request)
     case_id = received.fields.get("case_id", "").strip()
     try:
         if not case_id:
             raise BadRequest("missing_case_id", "Add the form field 'case_id' naming the case to upload into.")
-        require_case(svc.db, caller, case_id)  # missing or not the caller's: the same 404
+        require_writable_case(svc.db, caller, case_id)  # missing or not the caller's: the same 404
     except Exception:
         await received.discard()
         raise
-    return msgspec.convert(await svc.intake.accept(case_id, received), UploadAccepted)
+    return msgspec.convert(await svc.intake.accept(case_id, received, duplicates), UploadAccepted)
 
 
 @get("/documents/{document_id:str}", tags=["documents"])
@@ -89,7 +106,8 @@ async def document_status(document_id: str, svc: Svc) -> DocumentStatus:
 
 @get("/documents/{document_id:str}/text", tags=["documents"])
 async def document_text(document_id: str, svc: Svc) -> DocumentText:
-    """The extracted text, page by page (pages appear as extraction proceeds)."""
+    """The extracted text, page by page (pages appear as extraction proceeds); a page read by OCR has its
+    ``ocr_confidence`` (0-100)."""
     row = svc.records.document(document_id)
     pages = await svc.db.read(partial(document_rows.pages, document_id=document_id))
     return msgspec.convert({"document_id": document_id, "filename": row["filename"], "status": row["status"],
@@ -111,5 +129,5 @@ async def delete_document(document_id: str, svc: Svc) -> None:
 
 document_handlers = [
     upload_to_case, upload_compat, show_document, document_status, document_text, retry_document,
-    delete_document,
+    delete_document, *document_file_handlers,
 ]

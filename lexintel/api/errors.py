@@ -193,7 +193,8 @@ _ERROR_DESCRIPTIONS: dict[int, str] = {
     410: "The upload session expired or was cancelled: `upload_expired`, `upload_cancelled`.",
     413: "Over a size limit: `file_too_large`, `request_too_large`, `chunk_too_large`, `too_many_files`...",
     415: "Not a kind of file LexIntel processes (judged by content), or a login that is not JSON.",
-    429: "Too many failed logins: `too_many_attempts`; `Retry-After` says when to try again.",
+    429: "Too many at once: `too_many_attempts` (failed logins), `too_many_streams`, `too_many_uploads`, "
+         "`too_many_uploads_in_flight`; `Retry-After` says when to try again.",
     503: "Shutting down: `shutting_down`; `Retry-After` says when to retry (another instance may answer).",
     507: "The server's storage is full: `disk_full`; nothing was saved.",
 }

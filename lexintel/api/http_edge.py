@@ -21,7 +21,10 @@ connection and re-armed only when they fire (no work per received chunk besides 
 3. **half-open sockets**: at most ``LEXINTEL_MAX_PENDING_CONNECTIONS`` connections may be in phase 1 at
    once; one more closes the *oldest* of them if it has waited a second or more, so a flood evicts itself
    while real clients, whose headers arrive within milliseconds, are never the oldest (and a burst of them,
-   accepted in one go before any has been read, does not evict its own members).
+   accepted in one go before any has been read, does not evict its own members). Before that global rule,
+   one client address may hold at most ``LEXINTEL_MAX_PENDING_PER_ADDRESS`` (64) of them: its own oldest goes
+   first, so a flood from one address never reaches the global cap where a slow but honest client elsewhere
+   (a phone on a bad line) could be the oldest and be evicted.
 
 Answers are written straight to the socket in the app's JSON error shape, then the socket is closed.
 :func:`uvicorn_config` also decides whom ``X-Forwarded-For`` is believed from (item 12): nobody, unless
@@ -65,11 +68,12 @@ class EdgeLimits:
     body_timeout: float = 30.0
     body_min_rate: int = 500
     max_pending: int = 256
+    max_pending_per_address: int = 64  # 0: only the global cap
 
     @classmethod
     def from_settings(cls, settings: Settings) -> EdgeLimits:
         return cls(settings.max_header_bytes, settings.header_timeout, settings.body_timeout, settings.body_min_rate,
-                   settings.max_pending_connections)
+                   settings.max_pending_connections, settings.max_pending_per_address)
 
 
 class EdgeProtocol(HttpToolsProtocol):
@@ -77,6 +81,7 @@ class EdgeProtocol(HttpToolsProtocol):
 
     limits: ClassVar[EdgeLimits] = EdgeLimits()
     pending: ClassVar[dict[EdgeProtocol, None]] = {}  # insertion-ordered: the first key is the oldest
+    by_address: ClassVar[dict[str, dict[EdgeProtocol, None]]] = {}  # the same, per client address
     sweep_scheduled: ClassVar[bool] = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -89,6 +94,7 @@ class EdgeProtocol(HttpToolsProtocol):
         self._window_bytes = 0
         self._window_paused = False
         self._timer: asyncio.TimerHandle | None = None
+        self._address = ""
 
     # -- phases
     def _enter_headers(self) -> None:
@@ -96,6 +102,11 @@ class EdgeProtocol(HttpToolsProtocol):
         self._started = self.loop.time()
         cls = type(self)
         cls.pending[self] = None
+        if self.limits.max_pending_per_address:
+            self._address = self.client[0] if self.client else ""
+            mine = cls.by_address.setdefault(self._address, {})
+            mine[self] = None
+            cls._evict_own(mine, self._started)
         if cls._evict(self._started) and not cls.sweep_scheduled:  # over the cap, but all young: look again
             cls.sweep_scheduled = True  # once they are old enough (a flood arriving faster than that
             self.loop.call_later(EVICT_MIN_AGE, cls._sweep, self.loop)  # would otherwise outgrow the cap)
@@ -113,6 +124,17 @@ class EdgeProtocol(HttpToolsProtocol):
         return False
 
     @classmethod
+    def _evict_own(cls, mine: dict[EdgeProtocol, None], now: float) -> None:
+        """One address over its share of half-open sockets: close its own oldest (never someone else's), so a
+        single-address flood stays far below the global cap and cannot evict other clients' slow connections."""
+        while len(mine) > cls.limits.max_pending_per_address:
+            oldest = next(iter(mine))
+            if now - oldest._started < EVICT_MIN_AGE:
+                return
+            oldest._refuse(408, "too_many_pending", "Too many connections from your address are sending request "
+                           "headers at once; this one was the oldest and was closed.")
+
+    @classmethod
     def _sweep(cls, loop: asyncio.AbstractEventLoop) -> None:
         cls.sweep_scheduled = False
         if cls._evict(loop.time()):
@@ -120,7 +142,13 @@ class EdgeProtocol(HttpToolsProtocol):
             loop.call_later(EVICT_MIN_AGE, cls._sweep, loop)
 
     def _leave_headers(self) -> None:
-        type(self).pending.pop(self, None)
+        cls = type(self)
+        cls.pending.pop(self, None)
+        mine = cls.by_address.get(self._address)
+        if mine is not None:
+            mine.pop(self, None)
+            if not mine:
+                del cls.by_address[self._address]
         self._cancel()
 
     def _arm(self, delay: float) -> None:
@@ -222,7 +250,8 @@ class EdgeProtocol(HttpToolsProtocol):
 
 def edge_protocol(limits: EdgeLimits) -> type[EdgeProtocol]:
     """A protocol class bound to ``limits``, with its own registry of pending connections (one per server)."""
-    return type("LexIntelHttpProtocol", (EdgeProtocol,), {"limits": limits, "pending": {}, "sweep_scheduled": False})
+    return type("LexIntelHttpProtocol", (EdgeProtocol,), {"limits": limits, "pending": {}, "by_address": {},
+                                                          "sweep_scheduled": False})
 
 
 def uvicorn_config(app: Any, settings: Settings, **options: Any) -> uvicorn.Config:

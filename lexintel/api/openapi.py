@@ -10,21 +10,30 @@ errors every route of a kind may answer (a failed validation where there are par
 
 from __future__ import annotations
 
-from litestar import Litestar
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from litestar import Litestar, Request, Response, Router, get
 from litestar.constants import RESERVED_KWARGS
+from litestar.datastructures import ResponseHeader
+from litestar.enums import MediaType
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.plugins import JsonRenderPlugin, OpenAPIRenderPlugin
 from litestar.openapi.spec import Components, SecurityRequirement, SecurityScheme, Tag
 from litestar.routes import HTTPRoute
 
 from lexintel import __version__
 from lexintel.api.errors import error_responses
+from lexintel.api.web import SECURITY_HEADERS
 from lexintel.auth.guard import SAFE_METHODS, SSE_ROUTES
 from lexintel.auth.sessions import COOKIE_NAME
 from lexintel.events.model import ProgressEvent
 
-__all__ = ["SECURITY_SCHEMES", "SSE_MEDIA_TYPE", "SSE_RESPONSES", "describe_operations", "openapi_config"]
+__all__ = ["DOCS_ASSETS", "SECURITY_SCHEMES", "SSE_MEDIA_TYPE", "SSE_RESPONSES", "DocsPage", "describe_operations",
+           "openapi_config"]
 
 SSE_MEDIA_TYPE = "text/event-stream"
 
@@ -78,10 +87,51 @@ _TAGS = [
 ]
 
 
+DOCS_ASSETS = {"docs.js": "text/javascript", "docs.css": "text/css"}
+"""The docs page's own files (``lexintel/web/``), served at ``/schema/<name>``."""
+
+
+@cache
+def _web_file(name: str) -> bytes:
+    return resources.files("lexintel").joinpath("web", name).read_bytes()
+
+
+class DocsPage(OpenAPIRenderPlugin):
+    """``/schema``: our own small page (``lexintel/web/docs.*``) that renders ``/schema/openapi.json``.
+
+    Litestar's render plugins (Redoc, Swagger UI, Elements, RapiDoc) load their scripts and fonts from CDNs: a
+    blank page offline, and requests to third parties from a confidential deployment. This page is three
+    files in the package and runs under the same strict Content-Security-Policy as the app's page.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(path="/", media_type=MediaType.HTML)
+
+    def render(self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]) -> bytes:
+        return _web_file("docs.html")
+
+
+@get([f"/{name}" for name in DOCS_ASSETS], include_in_schema=False, sync_to_thread=False)
+def _docs_asset(request: Request[Any, Any, Any]) -> Response[bytes]:
+    """One of the docs page's files (only the named ones: no path from the URL reaches the disk)."""
+    name = request.url.path.rsplit("/", 1)[-1]
+    return Response(_web_file(name), media_type=DOCS_ASSETS[name])
+
+
+def _docs_router() -> Router:
+    """The router under ``/schema``: the plugins add the page and ``openapi.json``; every answer carries the
+    page's security headers (strict CSP, nosniff, no referrer)."""
+    headers = [ResponseHeader(name=k, value=v) for k, v in SECURITY_HEADERS.items()]
+    return Router("/schema", route_handlers=[_docs_asset], include_in_schema=False, response_headers=headers)
+
+
 def openapi_config() -> OpenAPIConfig:
-    """The schema's header: title, version, tags and the security schemes the operations refer to."""
+    """The schema's header: title, version, tags and the security schemes the operations refer to; served at
+    ``/schema/openapi.json`` and read by the offline docs page at ``/schema``."""
     return OpenAPIConfig(
         title="LexIntel", version=__version__, path="/schema", tags=_TAGS,
+        render_plugins=[DocsPage(), JsonRenderPlugin()], openapi_router=_docs_router(),
+        use_handler_docstrings=True,  # the handlers' docstrings say what each operation does: show them
         description="Self-hosted document ingestion with live progress. Every error answer is "
                     '`{"status_code", "code", "detail"}` (the ErrorBody schema); branch on `code`.',
         components=Components(security_schemes=dict(SECURITY_SCHEMES)),

@@ -18,7 +18,7 @@ when outside events are enabled (off by default with accounts).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from litestar import Request, get
 from litestar.params import Parameter
@@ -26,7 +26,10 @@ from litestar.response.base import ASGIResponse
 
 from lexintel.api.openapi import SSE_MEDIA_TYPE, SSE_RESPONSES
 from lexintel.api.sse import SSEResponse, SSESession, replay_is_finished
-from lexintel.errors import BadRequest, NotFound
+from lexintel.api.stream_limits import admit_stream
+from lexintel.auth.users import User
+from lexintel.errors import BadRequest, NotFound, Unavailable
+from lexintel.events.redis_mirror import HistoryUnavailable
 from lexintel.events.schema import StreamKind, stream_key
 from lexintel.services import Svc
 
@@ -48,13 +51,19 @@ def _cursor(request: Request[Any, Any, Any], query_value: str | None) -> int | N
 
 async def require_subject(svc: Svc, kind: StreamKind, ident: str, lookup: Callable[[str], object]) -> float:
     """404 unless this instance has the row, or (Redis mirror) another instance's events for it, or it may still
-    come from an outside worker; returns how long the stream should wait for a first event (0: it exists)."""
+    come from an outside worker; returns how long the stream should wait for a first event (0: it exists).
+    503 with ``Retry-After`` when Redis cannot be read just now: the subject may exist on another instance."""
     try:
         lookup(ident)
     except NotFound:
-        if svc.mirror is None:
-            raise
-        if await svc.mirror.adopt(stream_key(kind, ident)):
+        if svc.mirror is None or (kind == "case" and ident in svc.emitter.deleted_cases):
+            raise  # (a case deleted here: gone, whatever copies of its events are about)
+        try:
+            known = await svc.mirror.adopt(stream_key(kind, ident))
+        except HistoryUnavailable as exc:
+            raise Unavailable("mirror_unavailable", f"This {kind} is not known here and its history could not be "
+                              f"read from Redis ({exc}); try again shortly.", retry_after=2) from None
+        if known:
             return 0.0
         if kind == "case" or not svc.settings.outside_events or svc.settings.unknown_stream_wait <= 0:
             raise
@@ -70,17 +79,22 @@ def _unnamed(events: str | None) -> bool:
     return False
 
 
-def open_stream(svc: Svc, kind: StreamKind, ident: str, cursor: int | None, *, unnamed: bool = False,
-                wait: float = 0.0) -> ASGIResponse:
-    """204 if the client already has the terminal event, else an SSE response."""
-    key = stream_key(kind, ident)
-    closes = kind != "case"
+def open_stream(svc: Svc, kind: StreamKind | Literal["case-list"], ident: str, cursor: int | None, *,
+                unnamed: bool = False, wait: float = 0.0, request: Request[Any, Any, Any] | None = None,
+                caller: User | None = None) -> ASGIResponse:
+    """204 if the client already has the terminal event, else an SSE response. With ``caller``, the stream also
+    carries that user's case-list notices (:mod:`lexintel.case_list`)."""
+    key = f"case-list:{ident}" if kind == "case-list" else stream_key(kind, ident)
+    closes = kind not in ("case", "case-list")
     if closes and replay_is_finished(svc.events, key, cursor):
         return ASGIResponse(status_code=204)
     s = svc.settings
     session = SSESession(svc.events, svc.broadcaster, key, cursor, closes, s.ping_interval, s.sse_retry_ms,
                          on_deliver=svc.metrics.observe_delivery, on_close=svc.metrics.stream_closed,
-                         unnamed=unnamed, wait_for_subject=wait)
+                         unnamed=unnamed, wait_for_subject=wait,
+                         on_subscribe=svc.case_lists.hook(caller.id) if caller is not None else None)
+    if request is not None:
+        admit_stream(request, svc, session)  # 429 past LEXINTEL_MAX_STREAMS_PER_USER (api/stream_limits.py)
     return SSEResponse(session)
 
 
@@ -99,7 +113,7 @@ async def document_stream(
     unnamed = _unnamed(events)
     cursor = _cursor(request, last_event_id)
     wait = await require_subject(svc, "document", document_id, svc.records.document)
-    return open_stream(svc, "document", document_id, cursor, unnamed=unnamed, wait=wait)
+    return open_stream(svc, "document", document_id, cursor, unnamed=unnamed, wait=wait, request=request)
 
 
 @get(["/batches/{batch_id:str}/stream", "/api/batches/{batch_id:str}/stream"], tags=["streams"],
@@ -111,16 +125,24 @@ async def batch_stream(
     after the batch's terminal event."""
     cursor = _cursor(request, last_event_id)
     wait = await require_subject(svc, "batch", batch_id, svc.records.batch)
-    return open_stream(svc, "batch", batch_id, cursor, wait=wait)
+    return open_stream(svc, "batch", batch_id, cursor, wait=wait, request=request)
 
 
 @get("/cases/{case_id:str}/stream", tags=["streams"], media_type=SSE_MEDIA_TYPE, responses=SSE_RESPONSES)
 async def case_stream(
-    case_id: str, request: Request[Any, Any, Any], svc: Svc, last_event_id: str | None = _LAST
+    case_id: str, request: Request[Any, Any, Any], svc: Svc, caller: User, last_event_id: str | None = _LAST
 ) -> ASGIResponse:
-    """Every document and batch event of a case on one connection; stays open."""
+    """Every document and batch event of a case on one connection, and the caller's ``cases_changed`` notices
+    (a case renamed, deleted, created or shared: the page reloads its case list); stays open."""
     await require_subject(svc, "case", case_id, svc.records.case)
-    return open_stream(svc, "case", case_id, _cursor(request, last_event_id))
+    return open_stream(svc, "case", case_id, _cursor(request, last_event_id), request=request, caller=caller)
 
 
-stream_handlers = [document_stream, batch_stream, case_stream]
+@get("/case-list/stream", tags=["streams"], media_type=SSE_MEDIA_TYPE, responses=SSE_RESPONSES)
+async def case_list_stream(request: Request[Any, Any, Any], svc: Svc, caller: User) -> ASGIResponse:
+    """The caller's ``cases_changed`` notices only (no ids, nothing replayed): what the page listens to while
+    no case is open, so its case switcher stays current; stays open."""
+    return open_stream(svc, "case-list", caller.id, None, request=request, caller=caller)
+
+
+stream_handlers = [document_stream, batch_stream, case_stream, case_list_stream]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio.to_thread
 import msgspec
 from litestar import get
 from litestar.openapi.datastructures import ResponseSpec
@@ -11,6 +12,7 @@ from litestar.response import Response
 
 from lexintel.api.models.system import Health, Readiness
 from lexintel.observability.metrics import CONTENT_TYPE, free_bytes
+from lexintel.pipeline import ocring
 from lexintel.services import Services, Svc
 
 __all__ = ["system_handlers"]
@@ -42,7 +44,8 @@ async def ready(svc: Svc) -> Response[Readiness]:
     """Ready to take work: database writable, pipeline running, accepting uploads, free disk space (503 otherwise).
 
     The optional Redis mirror is reported but never makes the instance unready: without Redis it still serves
-    its own uploads and streams, and the mirror reconnects by itself.
+    its own uploads and streams, and the mirror reconnects by itself. OCR is reported (``checks.ocr`` and
+    ``ocr.problem``) and makes it unready only with ``LEXINTEL_OCR=force``.
     """
     free = free_bytes(svc.settings.data_dir)
     checks = {
@@ -51,9 +54,13 @@ async def ready(svc: Svc) -> Response[Readiness]:
         "accepting_uploads": svc.accepting_uploads,
         "disk_space": free >= svc.settings.min_free_mb * 1024 * 1024,
     }
-    ok = all(checks.values())
+    ocr_problem = await anyio.to_thread.run_sync(ocring.problem, svc.settings)  # may run `tesseract --list-langs`
+    checks["ocr"] = ocr_problem is None
+    ok = all(value for name, value in checks.items() if name != "ocr" or svc.settings.ocr == "force")
     body: dict[str, Any] = {"status": "ready" if ok else "not_ready", "checks": checks,
-                            "data_dir_free_bytes": free, "redis_mirror": _mirror_report(svc)}
+                            "data_dir_free_bytes": free, "redis_mirror": _mirror_report(svc),
+                            "ocr": {"mode": svc.settings.ocr, "languages": svc.settings.ocr_languages,
+                                    "problem": ocr_problem}}
     if not svc.accepting_uploads:
         body["detail"] = "shutting down"
     return Response(msgspec.convert(body, Readiness), status_code=200 if ok else 503)

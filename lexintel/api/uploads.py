@@ -16,7 +16,8 @@ from litestar import Request, delete, get, post, put
 from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED
 
 from lexintel.api.errors import error_responses
-from lexintel.api.models.documents import UploadAccepted
+from lexintel.api.fields import FILENAME_MAX, bounded
+from lexintel.api.models.documents import DUPLICATES, Duplicates, UploadAccepted
 from lexintel.api.models.uploads import ChunkReceipt, NewUpload, UploadSession
 from lexintel.errors import Unavailable
 from lexintel.services import Services, Svc
@@ -35,6 +36,7 @@ async def create_upload(case_id: str, data: NewUpload, svc: Svc) -> UploadSessio
     """Start a resumable upload; its batch (stage ``uploading``) reports progress on /batches/{id}/stream."""
     _accepting(svc)
     svc.records.case(case_id)
+    bounded("filename", data.filename, FILENAME_MAX)  # access (issue 13 item 14): no 9 MB name echoed back
     body = svc.uploads.create(case_id, data.filename, data.total_size, data.chunk_size, data.sha256)
     return msgspec.convert(body, UploadSession)
 
@@ -56,9 +58,9 @@ async def show_upload(upload_id: str, svc: Svc) -> UploadSession:
 
 @post("/uploads/{upload_id:str}/complete", status_code=HTTP_202_ACCEPTED, tags=["uploads"],
       responses=error_responses(409, 410, 415))
-async def complete_upload(upload_id: str, svc: Svc) -> UploadAccepted:
+async def complete_upload(upload_id: str, svc: Svc, duplicates: Duplicates = DUPLICATES) -> UploadAccepted:
     """Assemble the chunks and process the file (a ZIP is unpacked into the batch); repeatable."""
-    return msgspec.convert(await svc.uploads.complete(upload_id), UploadAccepted)
+    return msgspec.convert(await svc.uploads.complete(upload_id, duplicates), UploadAccepted)
 
 
 @delete("/uploads/{upload_id:str}", tags=["uploads"], responses=error_responses(409, 410))

@@ -1,4 +1,5 @@
 """Who may read which case. Admins read every case; members their own and the ones shared with them.
+Writing (upload, retry, delete) needs the case to be one's own, a ``write`` share, or the admin role.
 
 Everything else hangs off a case: documents, batches, upload sessions and their streams are readable
 exactly when their case is. Unreadable is answered as "not found", with the very body a missing id gets.
@@ -10,13 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 from lexintel.auth.users import User
-from lexintel.errors import NotFound
+from lexintel.errors import Forbidden, NotFound
 from lexintel.store import access
 from lexintel.store.db import Database
 
 __all__ = [
-    "PATH_SUBJECTS", "can_read_case", "not_found", "owner_of_new_case", "readable_cases", "reader_id", "require_case",
-    "subject_case",
+    "PATH_SUBJECTS", "can_read_case", "can_write_case", "not_found", "owner_of_new_case", "readable_cases",
+    "reader_id", "require_case", "require_writable_case", "subject_case",
 ]
 
 # path parameter -> the NotFound (code, detail) the handler itself raises for a missing id
@@ -47,6 +48,19 @@ def subject_case(db: Database, param: str, ident: str) -> str | None:
 def can_read_case(db: Database, user: User, case_id: str) -> bool:
     """True if ``user`` may read (and work in) the case."""
     return access.can_read_case(db, case_id, reader_id(user))
+
+
+def can_write_case(db: Database, user: User, case_id: str) -> bool:
+    """True if ``user`` may change the case's documents (owner, ``write`` share, admin)."""
+    return access.can_write_case(db, case_id, reader_id(user))
+
+
+def require_writable_case(db: Database, user: User, case_id: str) -> None:
+    """Like :func:`require_case`, then Forbidden ``read_only_share`` for a read-only sharee."""
+    require_case(db, user, case_id)
+    if not can_write_case(db, user, case_id):
+        raise Forbidden("read_only_share", "This case is shared with you read-only: you can read it, but not "
+                        "upload, retry or delete (ask its owner for write access).")
 
 
 def require_case(db: Database, user: User, case_id: str) -> None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lexintel.auth.ratelimit import LoginLimiter
+from lexintel.auth.revocation import OpenStreams
 from lexintel.auth.sessions import Sessions
 from lexintel.auth.tokens import ApiTokens, StreamTokens, load_or_create_secret
 from lexintel.auth.users import Users
@@ -28,16 +29,20 @@ class Auth:
     api_tokens: ApiTokens
     sessions: Sessions
     stream_tokens: StreamTokens
+    streams: OpenStreams  # open streams by principal: revoking access ends them
     limiter: LoginLimiter = field(default_factory=LoginLimiter)
+    # failed shares with unknown names, per caller: keeps a member from enumerating user names by sharing
+    share_limiter: LoginLimiter = field(default_factory=lambda: LoginLimiter(per_name=10, per_address=10))
 
 
 def start_auth(settings: Settings, db: Database) -> Auth:
     """Build the auth parts and say clearly, in the log, which mode is active."""
-    users = Users(db)
+    users = Users(db, settings.password_min_length)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     auth = Auth(
         enabled=settings.auth == "on", users=users, api_tokens=ApiTokens(db, users), sessions=Sessions(db, users),
         stream_tokens=StreamTokens(load_or_create_secret(settings.data_dir / STREAM_KEY_FILE)),
+        streams=OpenStreams(users, settings.revocation_check_interval),
     )
     if not auth.enabled:
         log.warning("authentication is OFF (LEXINTEL_AUTH=off): every request acts as one local admin and sees "

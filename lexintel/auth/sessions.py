@@ -35,6 +35,12 @@ class Session:
     user: User
     csrf_token: str
     expires_at: float
+    id_hash: str = ""  # sha256 of the cookie: the row's key
+
+    @property
+    def credential(self) -> str:
+        """How streams opened through this session name it (see :mod:`lexintel.auth.tokens`)."""
+        return f"session:{self.id_hash}"
 
     def csrf_ok(self, sent: str | None) -> bool:
         return sent is not None and hmac.compare_digest(sent.encode(), self.csrf_token.encode())
@@ -59,19 +65,27 @@ class Sessions:
         secret = secrets.token_urlsafe(32)
         csrf = secrets.token_urlsafe(32)
         now = time.time()
-        self.rows.insert_session(sha256_hex(secret), user.id, csrf, utc_now_iso(), now + SESSION_TTL, now)
-        return secret, Session(user, csrf, now + SESSION_TTL)
+        id_hash = sha256_hex(secret)
+        self.rows.insert_session(id_hash, user.id, csrf, utc_now_iso(), now + SESSION_TTL, now)
+        return secret, Session(user, csrf, now + SESSION_TTL, id_hash)
 
     def get(self, secret: str) -> Session | None:
         """The live session for a cookie value, else None."""
         if len(secret) > 200:
             return None
-        row = self.rows.session(sha256_hex(secret))
+        id_hash = sha256_hex(secret)
+        row = self.rows.session(id_hash)
         if row is None or row["expires_at"] <= time.time():
             return None
-        user = self.users.get(row["user_id"])
-        return Session(user, row["csrf_token"], row["expires_at"]) if user else None
+        user = self.users.get(row["user_id"])  # None for a disabled user
+        return Session(user, row["csrf_token"], row["expires_at"], id_hash) if user else None
 
-    def end(self, secret: str) -> None:
-        """Delete a session (logout)."""
-        self.rows.delete_session(sha256_hex(secret))
+    def end(self, secret: str) -> str:
+        """Delete a session (logout); returns its credential, whose streams the caller ends."""
+        id_hash = sha256_hex(secret)
+        self.rows.delete_session(id_hash)
+        return f"session:{id_hash}"
+
+    def end_all(self, user_id: str, keep: Session | None = None) -> None:
+        """End every session of a user (a password change), except ``keep``."""
+        self.rows.delete_sessions_of(user_id, keep.id_hash if keep else None)

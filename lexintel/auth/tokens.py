@@ -6,7 +6,12 @@ nothing for secrets that cannot be guessed, and sha256 lets a lookup be one inde
 Stream tokens exist because a browser's EventSource cannot send an Authorization header. They are signed
 (HMAC-SHA256 with a per-instance secret kept in the data dir), bound to one user and one stream path, and
 expire after a few minutes, so one leaked from a URL (logs, Referer, history) is worth little. A long-lived
-API token is never accepted in a URL.
+API token is never accepted in a URL. A stream token also names the credential it was issued through (an API
+token's id, or a login session's hash, which is not itself a secret): once that credential is revoked or
+logged out, its stream tokens stop working too, and the streams opened with them end
+(:mod:`lexintel.auth.revocation`).
+
+A *credential* is a string naming what a request authenticated with: ``token:<id>`` or ``session:<sha256>``.
 """
 
 from __future__ import annotations
@@ -27,11 +32,12 @@ from lexintel.clock import new_id, utc_now_iso
 from lexintel.store.accounts import Accounts
 from lexintel.store.db import Database
 
-__all__ = ["API_TOKEN_PREFIX", "STREAM_TOKEN_TTL", "ApiTokens", "StreamTokens", "sha256_hex"]
+__all__ = ["API_TOKEN_PREFIX", "NAME_MAX", "STREAM_TOKEN_TTL", "ApiTokens", "StreamTokens", "sha256_hex"]
 
 API_TOKEN_PREFIX = "lxt_"  # noqa: S105  (a prefix that makes leaked tokens easy to grep for)
 STREAM_TOKEN_TTL = 300.0  # seconds: long enough to open the stream, short enough to be useless once leaked
 _TOUCH_EVERY = 60.0  # seconds between last_used_at writes of one token
+NAME_MAX = 200  # characters of a token's name
 
 
 def sha256_hex(secret: str) -> str:
@@ -54,17 +60,25 @@ class ApiTokens:
         self.rows.insert_token(token_id, user.id, name, sha256_hex(secret), utc_now_iso(), expires_at)
         return {"id": token_id, "name": name, "token": secret, "expires_at": expires_at}
 
-    def authenticate(self, secret: str) -> User | None:
-        """The owner of an unexpired token, else None."""
+    def identify(self, secret: str) -> tuple[User, str] | None:
+        """The (enabled) owner of an unexpired token and the credential (``token:<id>``), else None."""
         if not secret.startswith(API_TOKEN_PREFIX) or len(secret) > 200:
             return None
         row = self.rows.token_by_hash(sha256_hex(secret))
         now = time.time()
         if row is None or row["expires_at"] <= now:
             return None
+        user = self.users.get(row["uid"])
+        if user is None:
+            return None
         if row["last_used_at"] is None or now - row["last_used_at"] > _TOUCH_EVERY:
             self.rows.touch_token(row["id"], now)
-        return self.users.get(row["uid"])
+        return user, f"token:{row['id']}"
+
+    def authenticate(self, secret: str) -> User | None:
+        """The owner of an unexpired token, else None."""
+        found = self.identify(secret)
+        return found[0] if found else None
 
     def list(self, user: User) -> list[dict[str, Any]]:
         """A user's tokens without their secrets."""
@@ -106,14 +120,23 @@ class StreamTokens:
     def _sign(self, payload: bytes) -> str:
         return _b64(hmac.new(self._key, payload, hashlib.sha256).digest())
 
-    def issue(self, user: User, path: str, now: float | None = None) -> tuple[str, float]:
-        """A token for ``user`` to open exactly ``path``; and when it expires (unix time)."""
+    def issue(self, user: User, path: str, now: float | None = None, credential: str | None = None
+              ) -> tuple[str, float]:
+        """A token for ``user`` to open exactly ``path``, valid while ``credential`` is; and when it expires."""
         expires_at = (time.time() if now is None else now) + self.ttl
-        payload = json.dumps({"u": user.id, "p": path, "e": round(expires_at, 3)}, separators=(",", ":")).encode()
+        claims: dict[str, Any] = {"u": user.id, "p": path, "e": round(expires_at, 3)}
+        if credential is not None:
+            claims["c"] = credential
+        payload = json.dumps(claims, separators=(",", ":")).encode()
         return f"{_b64(payload)}.{self._sign(payload)}", expires_at
 
     def check(self, token: str, path: str) -> str | None:
         """The user id if ``token`` is genuine, unexpired and bound to ``path``; else None."""
+        found = self.claims(token, path)
+        return found[0] if found else None
+
+    def claims(self, token: str, path: str) -> tuple[str, str | None] | None:
+        """(user id, issuing credential or None) if ``token`` is genuine, unexpired and bound to ``path``."""
         if len(token) > 2000 or token.count(".") != 1:
             return None
         body, sig = token.split(".")
@@ -126,7 +149,7 @@ class StreamTokens:
             return None
         if not isinstance(claims, dict) or claims.get("p") != path:
             return None
-        expires, user_id = claims.get("e"), claims.get("u")
+        expires, user_id, credential = claims.get("e"), claims.get("u"), claims.get("c")
         if not isinstance(expires, int | float) or expires <= time.time() or not isinstance(user_id, str):
             return None
-        return user_id
+        return user_id, credential if isinstance(credential, str) else None

@@ -42,6 +42,7 @@ class BatchSummary:
     n: int
     indexed: int
     failed: int
+    needs_ocr: int  # ended with pages no OCR could read here (finished, but not ready)
     processing: int
     pending: int
     progress_sum: float  # of every document's progress (terminal ones count 100)
@@ -53,8 +54,8 @@ class BatchSummary:
 
     @property
     def finished(self) -> int:
-        """Documents indexed or failed."""
-        return self.indexed + self.failed
+        """Documents indexed, needing OCR, or failed."""
+        return self.indexed + self.needs_ocr + self.failed
 
     @property
     def documents_share(self) -> float:
@@ -68,8 +69,9 @@ class BatchSummary:
         return start + weight * self.documents_share
 
     def counts_text(self, skipped: int) -> str:
-        """``3 indexed, 1 failed, 2 skipped`` as messages say it."""
-        return f"{self.indexed} indexed, {self.failed} failed" + (f", {skipped} skipped" if skipped else "")
+        """``3 indexed, 1 failed, 2 skipped`` as messages say it (``1 needs OCR`` when one does)."""
+        ocr = f", {self.needs_ocr} {'needs' if self.needs_ocr == 1 else 'need'} OCR" if self.needs_ocr else ""
+        return f"{self.indexed} indexed{ocr}, {self.failed} failed" + (f", {skipped} skipped" if skipped else "")
 
 
 def summarize(row: Mapping[str, Any], now: float | None = None) -> BatchSummary:
@@ -84,7 +86,8 @@ def summarize(row: Mapping[str, Any], now: float | None = None) -> BatchSummary:
             per_byte = row["pages_known"] / row["bytes_known"] if row["bytes_known"] else 0.0
             eta = (row["pages_left"] + row["bytes_unknown"] * per_byte) / rate
     return BatchSummary(
-        n=row["n"], indexed=row["indexed"], failed=row["failed"], processing=row["processing"],
+        n=row["n"], indexed=row["indexed"], failed=row["failed"], needs_ocr=row["needs_ocr"],
+        processing=row["processing"],
         pending=row["pending"], progress_sum=row["progress_sum"], pages_done=row["pages_done"],
         work_share=work_share(row),
         active_rank=row["active_rank"], pages_per_second=rate, eta_seconds=eta,

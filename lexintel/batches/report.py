@@ -33,7 +33,7 @@ def describe(db: Database, records: Records, batch_id: str) -> dict[str, Any]:
         "elapsed_seconds": round(max(end - unix(row["created_at"]), 0.0), 3),
         "eta_seconds": None if eta is None else round(eta, 1),
         "counts": {"total": s.n, "pending": s.pending, "processing": s.processing, "indexed": s.indexed,
-                   "failed": s.failed, "skipped": source["skipped"] if source else 0},
+                   "needs_ocr": s.needs_ocr, "failed": s.failed, "skipped": source["skipped"] if source else 0},
         "items_total": s.n, "items_done": s.finished,
         "pages_done": s.pages_done,
         "log": rows.log_entries(db, batch_id),

@@ -32,6 +32,11 @@ __all__ = ["BatchTracker"]
 log = logging.getLogger(__name__)
 
 
+
+def _count(n: int, noun: str) -> str:
+    """``1 document``, ``2 documents``: the messages are read by people (issue 17: "1 pages")."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
 @dataclass
 class _State:
     """What the tracker keeps in memory about a live batch (rebuilt from rows after a restart)."""
@@ -192,7 +197,7 @@ class BatchTracker:
             st.done = True
             self._emit(batch_id, status="completed", stage="completed", progress=100.0, stage_progress=100,
                        items_total=n, items_done=n, eta=0.0, terminal=True,
-                       message=f"Batch complete: {n} documents, {counts}",
+                       message=f"Batch complete: {_count(n, 'document')}, {counts}",
                        row_values={"status": "completed", "finished_at": utc_now_iso()})
             self._forget(batch_id)
             return
@@ -205,7 +210,8 @@ class BatchTracker:
         rate = f", {s.pages_per_second:.1f} pages/s" if s.pages_per_second is not None else ""
         self._emit(batch_id, stage=stage, progress=progress, stage_progress=100 * s.documents_share, items_total=n,
                    items_done=finished, eta=s.eta_seconds,
-                   message=f"Processing {n} documents: {counts}, {n - finished} to go ({s.pages_done} pages{rate})")
+                   message=f"Processing {_count(n, 'document')}: {counts}, {n - finished} to go "
+                           f"({_count(s.pages_done, 'page')}{rate})")
 
     # the end
     def fail(self, batch_id: str, code: str, detail: str) -> None:

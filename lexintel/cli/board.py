@@ -15,13 +15,15 @@ from lexintel.pipeline.stages import counts_pages
 
 __all__ = ["BatchState", "DocState", "Tally", "status_of"]
 
-TERMINAL = ("indexed", "failed")
+TERMINAL = ("indexed", "needs_ocr", "failed")
 
 
 def status_of(event: dict[str, Any]) -> str:
-    """A ProgressEvent's status in document terms (pending/processing/indexed/failed)."""
+    """A ProgressEvent's status in document terms (pending/processing/indexed/needs_ocr/failed); a completed
+    document whose scanned pages could not be read carries the error code ``needs_ocr``."""
     if event.get("status") == "completed":
-        return "indexed"
+        error = event.get("error")
+        return "needs_ocr" if isinstance(error, dict) and error.get("code") == "needs_ocr" else "indexed"
     if event.get("status") == "failed":
         return "failed"
     return "pending" if event.get("stage") == "queued" else "processing"
@@ -54,7 +56,7 @@ class DocState:
 
     @property
     def terminal(self) -> bool:
-        """Indexed or failed."""
+        """Indexed, needing OCR, or failed."""
         return self.status in TERMINAL
 
     def json(self) -> dict[str, Any]:
@@ -117,7 +119,7 @@ class Tally:
 
     @property
     def done(self) -> int:
-        return self.counts["indexed"] + self.counts["failed"] + len(self.refused)
+        return self.counts["indexed"] + self.counts["needs_ocr"] + self.counts["failed"] + len(self.refused)
 
     @property
     def failures(self) -> int:

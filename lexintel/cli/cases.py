@@ -12,11 +12,12 @@ from rich.text import Text
 
 from lexintel.cli.api import CliError, check, segment
 from lexintel.cli.connection import Connection
+from lexintel.cli.display import STATUS_STYLES, STATUS_WORDS
 from lexintel.cli.session import Session
 
 __all__ = ["find_or_create_case", "resolve_case", "run_cases", "run_docs"]
 
-STATUSES = ("pending", "processing", "indexed", "failed")
+STATUSES = ("pending", "processing", "indexed", "needs_ocr", "failed")
 PARALLEL = 8  # case detail requests in flight at once
 
 
@@ -64,13 +65,14 @@ async def run_cases(session: Session, *, json_out: bool = False, out: Console | 
         out.print("No cases yet (`lexintel upload FILES --case NAME` creates one).")
         return 0
     table = Table(title=f"{len(cases)} case{'s' if len(cases) != 1 else ''}", title_justify="left")
-    for column in ("Name", "Documents", "Indexed", "Failed", "Created", "Id"):
-        table.add_column(column, justify="right" if column in ("Documents", "Indexed", "Failed") else "left",
-                         overflow="fold", no_wrap=column == "Id")
+    for column in ("Name", "Documents", "Indexed", "Needs OCR", "Failed", "Created", "Id"):
+        table.add_column(column, justify="right" if column in ("Documents", "Indexed", "Needs OCR", "Failed")
+                         else "left", overflow="fold", no_wrap=column == "Id")
     for case in cases:
         counts = case["documents_by_status"]
         table.add_row(Text(case["name"]), str(sum(counts.values())), str(counts.get("indexed", 0)),
-                      str(counts.get("failed", 0)), case["created_at"][:19].replace("T", " "), case["id"])
+                      str(counts.get("needs_ocr", 0)), str(counts.get("failed", 0)),
+                      case["created_at"][:19].replace("T", " "), case["id"])
     out.print(table)
     return 0
 
@@ -89,9 +91,10 @@ async def run_docs(session: Session, ident: str, *, json_out: bool = False, out:
         table.add_column(column, justify="right" if column == "Pages" else "left", overflow="fold",
                          no_wrap=column == "Id")
     for doc in docs:
-        style = {"indexed": "green", "failed": "red"}.get(doc["status"], "yellow")
+        style = STATUS_STYLES.get(doc["status"], "yellow")
         details = doc.get("error_message") or ("" if doc["status"] == "indexed" else doc.get("message") or "")
         pages = "" if doc.get("pages_total") is None else str(doc["pages_total"])
-        table.add_row(Text(doc["filename"]), Text(doc["status"], style=style), pages, Text(details), doc["id"])
+        shown = STATUS_WORDS.get(doc["status"], doc["status"])
+        table.add_row(Text(doc["filename"]), Text(shown, style=style), pages, Text(details), doc["id"])
     out.print(table)
     return 0

@@ -44,7 +44,10 @@ def add_client_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     q = sub.add_parser("search", help="full-text search; prints file, page and snippet")
     q.add_argument("query", metavar="QUERY")
     q.add_argument("--case", help="limit to this case (name or id)")
-    q.add_argument("--limit", type=int, default=20)
+    q.add_argument("--limit", type=int, default=20, help="hits per page of results (1-100)")
+    q.add_argument("--offset", type=int, default=0, help="hits to skip: the next page of results")
+    q.add_argument("--mode", choices=("keyword", "semantic", "hybrid"),
+                   help="default: hybrid when the passages have embeddings, else keyword")
     _common(q)
     c = sub.add_parser("cases", help="list the cases, with document counts and ids")
     c.add_argument("--json", action="store_true", help="print the cases as JSON")
@@ -64,6 +67,7 @@ def add_client_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     kc.add_argument("--name", default="cli", help="a label for the token (default: cli)")
     kc.add_argument("--days", type=int, default=90, help="days until it expires, 1-365 (default: 90)")
     kl = ksub.add_parser("list", help="list your tokens (never their secrets)")
+    kl.add_argument("--of", metavar="NAME", dest="of_user", help="admins: list this user's tokens instead")
     kr = ksub.add_parser("revoke", help="revoke one of your tokens")
     kr.add_argument("token_id", metavar="TOKEN_ID")
     for p in (kc, kl, kr):
@@ -89,7 +93,8 @@ def _runner(args: argparse.Namespace) -> Callable[[], Coroutine[Any, Any, int]]:
     if command == "search":
         from lexintel.cli.search import run_search
 
-        return lambda: run_search(session, args.query, args.case, limit=args.limit)
+        return lambda: run_search(session, args.query, args.case, limit=args.limit, offset=args.offset,
+                                  mode=args.mode)
     if command in ("cases", "docs"):
         from lexintel.cli.cases import run_cases, run_docs
 
@@ -103,7 +108,8 @@ def _runner(args: argparse.Namespace) -> Callable[[], Coroutine[Any, Any, int]]:
     from lexintel.cli.tokens import run_token
 
     return lambda: run_token(session, args.token_command, user=args.user, name=getattr(args, "name", "cli"),
-                             days=getattr(args, "days", 90), token_id=getattr(args, "token_id", None))
+                             days=getattr(args, "days", 90), token_id=getattr(args, "token_id", None),
+                             of_user=getattr(args, "of_user", None))
 
 
 def run_client_command(args: argparse.Namespace) -> int:

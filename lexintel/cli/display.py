@@ -31,6 +31,8 @@ FPS = 10
 MAX_ACTIVE = 8
 MAX_FAILED = 5
 PLAIN_EVERY = 5.0  # seconds between plain progress lines
+STATUS_STYLES = {"indexed": "green", "failed": "red", "needs_ocr": "dark_orange"}
+STATUS_WORDS = {"needs_ocr": "no text: needs OCR"}  # never shown like a ready document
 TABLE_ROWS = 100  # above this many documents the summary lists only those not indexed
 
 
@@ -141,6 +143,8 @@ class Board:
         parts = [f"{t.done}/{t.total} done"]
         if t.failures:
             parts.append(f"{t.failures} failed")
+        if t.counts["needs_ocr"]:
+            parts.append(f"{t.counts['needs_ocr']} no text: needs OCR")
         if t.counts["processing"]:
             parts.append(f"{t.counts['processing']} active")
         sent, to_send = t.upload
@@ -156,7 +160,8 @@ class Board:
         """The batch line once everything has ended."""
         t = self.tally
         indexed = t.counts["indexed"]  # (refused files count as failed)
-        return (f"{self.title + ': ' if self.title else ''}{indexed} indexed, {t.failures} failed of {t.total}"
+        ocr = f", {t.counts['needs_ocr']} need OCR" if t.counts["needs_ocr"] else ""
+        return (f"{self.title + ': ' if self.title else ''}{indexed} indexed{ocr}, {t.failures} failed of {t.total}"
                 f" in {time.monotonic() - t.started:.0f} s")
 
     def __rich__(self) -> RenderableType:
@@ -206,6 +211,8 @@ def _doc_note(doc: DocState) -> str:
 def _plain_end(doc: DocState) -> str:
     if doc.status == "failed":
         return f"failed   {doc.filename}: {doc.error or doc.message}"
+    if doc.status == "needs_ocr":
+        return f"no text  {doc.filename}: {doc.error or doc.message}"
     pages = f" ({doc.pages} page{'s' if doc.pages != 1 else ''})" if doc.pages is not None else ""
     return f"indexed  {doc.filename}{pages}"
 
@@ -222,9 +229,9 @@ def summary_table(docs: list[DocState], title: str, batches: list[BatchState] | 
     table.add_column("Id", no_wrap=True, style="dim")
     listed = docs if len(docs) <= TABLE_ROWS else [d for d in docs if d.status != "indexed"]
     for doc in listed:
-        style = {"indexed": "green", "failed": "red"}.get(doc.status, "yellow")
+        style = STATUS_STYLES.get(doc.status, "yellow")
         details = doc.error or ("" if doc.status == "indexed" else doc.message)
-        table.add_row(Text(doc.filename), Text(doc.status, style=style),
+        table.add_row(Text(doc.filename), Text(STATUS_WORDS.get(doc.status, doc.status), style=style),
                       "" if doc.pages is None else str(doc.pages), Text(details), doc.id or "")
     if len(listed) < len(docs):
         table.caption = f"{len(docs) - len(listed)} indexed documents not listed (--json lists every document)"

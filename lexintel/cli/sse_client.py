@@ -48,6 +48,14 @@ class StreamEvent:
 Handler = Callable[[StreamEvent], Awaitable[None] | None]
 
 
+def _retry_after(resp: httpx.Response) -> float:
+    """Seconds a 429 asks us to wait (its ``Retry-After``), within 1..60."""
+    try:
+        return min(60.0, max(1.0, float(resp.headers.get("retry-after", "5"))))
+    except ValueError:
+        return 5.0
+
+
 async def follow(
     conn: Connection,
     path: str,
@@ -77,6 +85,7 @@ async def follow(
 
     while True:
         headers = {} if cursor is None else {"Last-Event-ID": str(cursor)}
+        limited = 0.0
         problem = "the stream ended before its last event"
         sent_at = time.monotonic()
         try:
@@ -85,7 +94,10 @@ async def follow(
                 if resp.status_code == 204:
                     opened(sent_at)
                     return None
-                if resp.status_code != 200:
+                if resp.status_code == 429:  # too many open streams (LEXINTEL_MAX_STREAMS_PER_USER): wait a slot
+                    await resp.aread()
+                    limited = _retry_after(resp)
+                elif resp.status_code != 200:
                     await resp.aread()
                     if not transient(resp):
                         check(resp)  # raises: 404 (no such stream), 400 (bad cursor), 401...
@@ -111,6 +123,9 @@ async def follow(
             raise CliError(f"{path} is not an event stream: {exc}") from None
         except httpx.TransportError as exc:
             problem = describe_failure(exc)
+        if limited:  # the server is up; this user's other streams hold every slot: not an outage
+            await anyio.sleep(limited)
+            continue
         # Dropped (or closed without a terminal event): come back from the cursor, like EventSource does.
         conn.failed(problem)
         tries += 1

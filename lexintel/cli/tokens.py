@@ -47,21 +47,23 @@ def _date(unix: float | None) -> str:
 
 
 async def run_token(session: Session, action: str, *, user: str | None = None, name: str = "cli", days: int = 90,
-                    token_id: str | None = None, out: Console | None = None, err: Console | None = None) -> int:
-    """``create`` prints the new secret (alone on stdout), ``list`` a table, ``revoke`` deletes one."""
+                    token_id: str | None = None, out: Console | None = None, err: Console | None = None,
+                    of_user: str | None = None) -> int:
+    """``create`` prints the new secret (alone on stdout), ``list`` a table (``of_user``: an admin lists that
+    user's), ``revoke`` deletes one."""
     out = out or Console()
     err = err or Console(stderr=True)
     async with session.connect() as conn:
         headers = await _login(conn, user) if user else {}
         try:
-            return await _act(conn, action, headers, name, days, token_id, out, err)
+            return await _act(conn, action, headers, name, days, token_id, out, err, of_user)
         finally:
             if user:
                 await conn.client.post("/auth/logout", headers=headers)
 
 
 async def _act(conn: Connection, action: str, headers: dict[str, str], name: str, days: int, token_id: str | None,
-               out: Console, err: Console) -> int:
+               out: Console, err: Console, of_user: str | None = None) -> int:
     if action == "create":
         body: dict[str, Any] = check(await conn.request(
             "POST", "/auth/tokens", json={"name": name, "expires_in_days": days}, headers=headers), expected=(201,))
@@ -70,11 +72,17 @@ async def _act(conn: Connection, action: str, headers: dict[str, str], name: str
         out.file.write(body["token"] + "\n")
         return 0
     if action == "list":
-        tokens: list[dict[str, Any]] = check(await conn.request("GET", "/auth/tokens", headers=headers))
+        params = {"user": of_user} if of_user else None
+        try:
+            tokens: list[dict[str, Any]] = check(await conn.request("GET", "/auth/tokens", headers=headers,
+                                                                    params=params))
+        except NotFoundError:
+            raise NotFoundError(f"No user named {of_user!r}") from None
+        whose = f" of {of_user}" if of_user else ""
         if not tokens:
-            out.print("No API tokens.")
+            out.print(f"No API tokens{whose}.")
             return 0
-        table = Table(title=f"{len(tokens)} API token{'s' if len(tokens) != 1 else ''}", title_justify="left")
+        table = Table(title=f"{len(tokens)} API token{'s' if len(tokens) != 1 else ''}{whose}", title_justify="left")
         for column in ("Name", "Created", "Expires", "Last used", "Id"):
             table.add_column(column, no_wrap=column == "Id")
         for token in tokens:

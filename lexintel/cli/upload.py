@@ -43,6 +43,7 @@ MULTIPART_MARGIN = 64 * 1024  # headers and boundaries of a multipart body, gene
 FILES_PER_REQUEST = 200  # also bounds the files open at once while a request streams
 REQUEST_TARGET = 50 * MB  # a request's size to aim for: answers (and the stream) come early
 REQUEST_TIMEOUT = httpx.Timeout(60.0, write=600.0, read=600.0)
+CLI_MAX_STREAMS = 16  # document streams followed at once: well under LEXINTEL_MAX_STREAMS_PER_USER (64)
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # what the server itself looks at (by content, never by name)
 
 
@@ -135,6 +136,7 @@ class Upload:
     batch_notes: list[str] = field(default_factory=list)
     chunking: Path | None = None  # the file whose chunked upload is under way
     _requests: int = 0
+    _stream_slots: anyio.Semaphore | None = None
 
     @property
     def _group(self) -> TaskGroup:
@@ -212,7 +214,8 @@ class Upload:
         for item in body["documents"]:
             self.board.note(f"document {item['id']}: {item['filename']}  (lexintel watch {item['id']})")
             if item["status"] != "failed":
-                self._group.start_soon(self._follow, f"/progress/documents/{segment(item['id'])}/stream?events=named")
+                self._group.start_soon(self._follow_document, f"/progress/documents/{segment(item['id'])}/stream"
+                                       "?events=named")
 
     async def follow_batch(self, batch_id: str, label: str) -> None:
         """Follow a batch's stream (once), returning as soon as it is open (the reading goes on in ``tg``), so
@@ -226,6 +229,14 @@ class Upload:
 
     async def _follow(self, path: str, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         await follow(self.conn, path, self.on_event, task_status=task_status)
+
+    async def _follow_document(self, path: str) -> None:
+        """Follow one document's stream, at most CLI_MAX_STREAMS at once (a queued one replays from its start, so
+        nothing is missed by waiting); a thousand large single-file requests stay under the server's per-user cap."""
+        if self._stream_slots is None:
+            self._stream_slots = anyio.Semaphore(CLI_MAX_STREAMS)
+        async with self._stream_slots:
+            await follow(self.conn, path, self.on_event)
 
     def on_event(self, event: StreamEvent) -> None:
         self.board.on_event(event.data)
@@ -308,7 +319,8 @@ def report(board: Board, out: Console, err: Console, notes: list[str], json_out:
     if json_out:
         body = {"case": case, "batches": [b.json() for b in tally.batches.values()],
                 "documents": [d.json() for d in docs],
-                "counts": {"documents": len(docs), "indexed": tally.counts["indexed"], "failed": tally.failures}}
+                "counts": {"documents": len(docs), "indexed": tally.counts["indexed"],
+                           "needs_ocr": tally.counts["needs_ocr"], "failed": tally.failures}}
         out.file.write(json.dumps(body) + "\n")
         out.file.flush()
         return status

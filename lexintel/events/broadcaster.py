@@ -8,16 +8,33 @@ durable log fills the gap, so even then nothing is lost.
 
 Subscribe/unsubscribe are synchronous too: Litestar runs SSE cleanup inside a cancelled task group, where an
 ``await`` in a ``finally`` would not run.
+
+Cost per frame and per connection (issue 18, 10,000 clients): a waiting reader holds one future and nothing
+else. Its ping timeout is not a timer of its own (uvloop's ``call_later`` was 15 % of the server's CPU at
+10,000 clients, one timer created and cancelled per delivery) but a deadline checked by one broadcaster-wide
+ticker, every quarter of the shortest wait, so a ping comes 1-1.25 intervals after the last frame. A reader is
+woken once per batch: the first frame offered sets its future, later frames of the same publish burst (an
+ingest batch, an emit's three streams) only join its queue, and it takes them all in one ``next_batch``. A
+subscription in push mode (``sink`` set: :mod:`lexintel.api.sse` does this for live streams) is not woken at
+all: it is listed once per burst and the broadcaster hands its queued frames to the sink from one
+``call_soon`` callback after the burst, which writes them to the client in one send. After
+bursts of connections, :class:`~lexintel.events.gc_policy.GCFreezer` moves the long-lived connection state out
+of the garbage collector's reach.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from lexintel.events.gc_policy import GC_WATCH, GCFreezer
 from lexintel.events.schema import Frame
 
 __all__ = ["Broadcaster", "BroadcasterStats", "Subscription"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -33,24 +50,28 @@ class BroadcasterStats:
 _TIMED_OUT = object()
 
 
-def _expire(waiter: asyncio.Future[object]) -> None:
-    if not waiter.done():
-        waiter.set_result(_TIMED_OUT)
-
-
 class Subscription:
     """One client's view of one stream: a bounded queue of frames and a wake-up flag."""
 
-    __slots__ = ("_frames", "_stats", "_waiter", "closed_reason", "max_frames", "stream")
+    __slots__ = ("_deadline", "_dirty", "_frames", "_idle_ticks", "_owner", "_stats", "_waiter", "closed_reason",
+                 "max_frames", "sink", "stream")
 
-    def __init__(self, stream: str, max_frames: int, stats: BroadcasterStats) -> None:
+    def __init__(self, stream: str, max_frames: int, stats: BroadcasterStats,
+                 owner: Broadcaster | None = None) -> None:
         self.stream = stream
         self.max_frames = max_frames
         self.closed_reason: str | None = None
         self._frames: list[Frame] = []  # drained whole, never popped from the left: a list is smallest
         # A future exists only while the reader waits: cheaper than an asyncio.Event per idle client.
         self._waiter: asyncio.Future[object] | None = None
+        self._deadline = 0.0  # loop time at which a waiting reader is told "nothing new" (ping time)
         self._stats = stats
+        self._owner = owner
+        self.sink: Callable[[list[Frame]], None] | None = None
+        """Push mode: the broadcaster hands queued frames to this (synchronous) writer once per publish burst,
+        and ``[]`` when the stream has been idle for a ping interval; None: the reader pulls (``next_batch``)."""
+        self._dirty = False  # push mode: already listed for the next flush
+        self._idle_ticks = 0  # push mode: ticker rounds since the last write
 
     def __len__(self) -> int:
         return len(self._frames)
@@ -67,7 +88,46 @@ class Subscription:
             self.close("lagging")
             return
         frames.append(frame)
-        self._wake()
+        if self.sink is None:
+            self._wake()
+        elif not self._dirty and self._owner is not None:
+            self._dirty = True
+            self._owner.mark_dirty(self)
+        elif self._owner is None:  # pragma: no cover  (push mode is only offered through a broadcaster)
+            self.flush()
+
+    def flush(self) -> None:
+        """Push mode: hand everything queued to the sink in one call (so one write to the client)."""
+        self._dirty = False
+        sink = self.sink
+        if sink is None or not self._frames:  # (closed: still written, e.g. a terminal frame just before)
+            return
+        batch, self._frames = self._frames, []
+        self._stats.delivered += len(batch)
+        self._idle_ticks = 0
+        sink(batch)
+
+    def take(self) -> list[Frame]:
+        """Everything queued now (switching to push mode: what arrived while the reader was replaying)."""
+        batch, self._frames = self._frames, []
+        self._stats.delivered += len(batch)
+        return batch
+
+    def requeue(self, batch: list[Frame]) -> None:
+        """Put frames taken by ``next_batch`` back in front (the reader switches to push mode)."""
+        self._frames[:0] = batch
+        self._stats.delivered -= len(batch)
+
+    async def wait_closed(self) -> None:
+        """Push mode: wait until the subscription is closed (frames reach the client through ``sink``)."""
+        loop = asyncio.get_running_loop()
+        while self.closed_reason is None:
+            waiter = self._waiter = loop.create_future()
+            self._deadline = float("inf")  # never "timed out": pings are the sink's
+            try:
+                await waiter
+            finally:
+                self._waiter = None
 
     def _coalesce(self, incoming: Frame) -> bool:
         """Drop the oldest queued non-terminal frame of the same subject (the client will see the newer state
@@ -91,16 +151,25 @@ class Subscription:
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
+    def expire(self, now: float) -> None:
+        """Tell a reader waiting since before ``now - wait_seconds`` that nothing came (it sends a ping)."""
+        waiter = self._waiter
+        if waiter is not None and self._deadline <= now and not waiter.done():
+            waiter.set_result(_TIMED_OUT)
+
     async def next_batch(self, wait_seconds: float) -> list[Frame] | None:
         """All queued frames (possibly empty if closed); None if ``wait_seconds`` passed with nothing new."""
         if not self._frames and self.closed_reason is None:
             loop = asyncio.get_running_loop()
             waiter = self._waiter = loop.create_future()
-            timer = loop.call_later(wait_seconds, _expire, waiter)  # lighter than asyncio.timeout()
+            self._deadline = loop.time() + wait_seconds
+            if self._owner is not None:
+                self._owner.watch_deadline(loop, wait_seconds)
+            else:  # a subscription without a broadcaster (not made by subscribe): its own timer
+                loop.call_later(wait_seconds, self.expire, loop.time() + wait_seconds)
             try:
                 await waiter
             finally:
-                timer.cancel()
                 self._waiter = None
             if waiter.result() is _TIMED_OUT:
                 return None
@@ -117,13 +186,20 @@ class Broadcaster:
         self.default_queue = default_queue
         self.stats = BroadcasterStats()
         self.closed = False
+        self.gc = GCFreezer(lambda: self.stats.published)
+        self._tick = 0.0  # seconds between deadline checks (a quarter of the shortest wait); 0: not ticking
+        self._ticker: asyncio.TimerHandle | None = None
+        self._dirty: list[Subscription] = []  # push-mode subscriptions with frames for the next flush
+        self._flush_handle: asyncio.Handle | None = None
+        GC_WATCH.install()
 
     def subscribe(self, stream: str, max_frames: int | None = None) -> Subscription:
         """Register a subscriber (synchronous: no event can slip between this and a log read)."""
-        sub = Subscription(stream, max_frames or self.default_queue, self.stats)
+        sub = Subscription(stream, max_frames or self.default_queue, self.stats, self)
         if self.closed:
             sub.close("shutdown")
         self._streams.setdefault(stream, set()).add(sub)
+        self.gc.opened()
         return sub
 
     def unsubscribe(self, sub: Subscription) -> None:
@@ -131,9 +207,55 @@ class Broadcaster:
         subs = self._streams.get(sub.stream)
         if subs is None:
             return
-        subs.discard(sub)
+        if sub in subs:
+            subs.discard(sub)
+            self.gc.closed()
         if not subs:
             del self._streams[sub.stream]
+
+    def watch_deadline(self, loop: asyncio.AbstractEventLoop, wait_seconds: float) -> None:
+        """Make sure the ticker runs often enough for a reader that waits ``wait_seconds``."""
+        tick = max(wait_seconds / 4, 0.01)
+        if self._ticker is None or tick < self._tick:
+            if self._ticker is not None:
+                self._ticker.cancel()
+            self._tick = tick
+            self._ticker = loop.call_later(tick, self._expire_waiters, loop)
+
+    def mark_dirty(self, sub: Subscription) -> None:
+        """A push-mode subscription got a frame: write it (with whatever else this burst brings) once the
+        current callback (an emit, an ingest batch) is done."""
+        self._dirty.append(sub)
+        if self._flush_handle is None:
+            try:
+                self._flush_handle = asyncio.get_running_loop().call_soon(self._flush)
+            except RuntimeError:  # no loop (a unit test publishing synchronously): write now
+                self._flush()
+
+    def _flush(self) -> None:
+        self._flush_handle = None
+        dirty, self._dirty = self._dirty, []
+        for sub in dirty:
+            try:
+                sub.flush()
+            except Exception:  # a writer must never break the others' delivery
+                log.exception("SSE writer failed")
+                sub.close("error")
+
+    def _expire_waiters(self, loop: asyncio.AbstractEventLoop) -> None:
+        now = loop.time()
+        for subs in self._streams.values():
+            for sub in subs:
+                sink = sub.sink
+                if sink is not None:  # push mode: a ping after 4-5 quiet rounds (1-1.25 intervals)
+                    sub._idle_ticks += 1
+                    if sub._idle_ticks >= 5:
+                        sub._idle_ticks = 0
+                        sink([])
+                elif sub._waiter is not None:
+                    sub.expire(now)
+        # keep ticking while anyone listens; the next wait restarts it otherwise
+        self._ticker = loop.call_later(self._tick, self._expire_waiters, loop) if self._streams else None
 
     def publish(self, stream: str, frame: Frame) -> int:
         """Offer ``frame`` to every subscriber of ``stream``; returns how many were offered it."""

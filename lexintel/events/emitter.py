@@ -21,11 +21,12 @@ from lexintel.clock import utc_now_iso
 from lexintel.events.broadcaster import Broadcaster
 from lexintel.events.log import EventLog
 from lexintel.events.model import ProgressEvent, encode_event, with_stream_id
+from lexintel.events.notice import Notice
 from lexintel.events.schema import Frame, encode_frame, encode_json, encode_unnamed_frame, stream_key
 from lexintel.events.seed import body_with_seed_fields, document_event_name, with_seed_fields
 from lexintel.store.db import Database
 
-__all__ = ["EmittedEvent", "Emitter", "IngestedEvent", "Listener", "Write"]
+__all__ = ["NOTICE_NAMES", "EmittedEvent", "Emitter", "IngestedEvent", "Listener", "NoticeListener", "Write"]
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,9 @@ class EmittedEvent:
 
 
 Listener = Callable[[EmittedEvent], None]
+NoticeListener = Callable[[Notice], None]
+NOTICE_NAMES = frozenset({"deleted", "case_renamed", "case_deleted"})
+"""Case-stream events that are notices, not ProgressEvents: their JSON gets none of the original design's fields."""
 Write = Callable[[sqlite3.Connection], None]
 """A state change that must commit together with the event reporting it."""
 
@@ -84,7 +88,10 @@ class Emitter:
         self._log = log
         self._broadcaster = broadcaster
         self.listeners: list[Listener] = []
+        self.notice_listeners: list[NoticeListener] = []
         self._closed_batches: dict[str, bool] = {}
+        self.deleted_cases: set[str] = set()
+        """Cases deleted in this process (:mod:`lexintel.cases`): their late events are dropped unwritten."""
 
     def _batch_closed(self, batch_id: str) -> bool:
         """True once a batch stream has its terminal event: a finished batch's stream is closed history, so a
@@ -101,6 +108,8 @@ class Emitter:
         The emitter stamps the time, fills ``step`` from ``stage`` and rounds the numbers to their wire
         precision, so callers build the event from their own values. ``terminal`` ends the subject's stream.
         """
+        if event.case_id is not None and event.case_id in self.deleted_cases:
+            return EmittedEvent(event, {}, terminal)  # work that was in flight when its case was deleted
         event = _on_the_wire(event)
         document_id, batch_id = event.document_id, event.batch_id
         terminal_name = "error" if event.status == "failed" else "complete"
@@ -146,6 +155,18 @@ class Emitter:
                 log.exception("event listener failed")
         return emitted
 
+    def tell(self, notice: Notice) -> None:
+        """Publish a committed case-stream notice (a rename, a deletion), end the streams it closes, then hand it to
+        the notice listeners (the Redis mirror), as :meth:`emit` does for progress."""
+        self._broadcaster.publish(notice.stream, notice.frame())
+        for stream in notice.closes:
+            self._broadcaster.close_stream(stream, "deleted")
+        for listener in self.notice_listeners:
+            try:
+                listener(notice)
+            except Exception:  # a listener must never break a rename or a delete
+                log.exception("notice listener failed")
+
     def ingest(self, events: Sequence[IngestedEvent], *, broadcast: bool = True) -> list[IngestedEvent]:
         """Append foreign events to the log in one transaction, then broadcast them; listeners are NOT called.
 
@@ -163,7 +184,9 @@ class Emitter:
                 if known is None:
                     known = self._log.last_id(event.stream)
                 event_id = event.id if event.id is not None else known + 1
-                data_json = body_with_seed_fields(encode_json({"id": event_id, **event.body}), event.body)
+                data_json = encode_json({"id": event_id, **event.body})
+                if event.name not in NOTICE_NAMES:  # (a notice is stored as its origin wrote it)
+                    data_json = body_with_seed_fields(data_json, event.body)
                 inserted = self._log.append_new(conn, event.stream, event_id, event.run, event.name, data_json)
                 last[event.stream] = max(known, event_id)
                 if inserted:

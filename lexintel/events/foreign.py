@@ -37,8 +37,9 @@ __all__ = [
     "targets",
 ]
 
-MIRROR_KEYS = ("instance_id", "ids", "terminal")
-"""Keys the mirror adds to a published ProgressEvent; stripped again before storing it."""
+MIRROR_KEYS = ("instance_id", "ids", "terminal", "notice", "closes")
+"""Keys the mirror adds to a published ProgressEvent (or case notice: its name, the streams it ends); stripped
+again before storing it."""
 
 class ForeignEventError(ValueError):
     """A message on a progress channel that is neither shape; counted and dropped, never fatal."""
@@ -88,12 +89,15 @@ def from_instance(stream: str, message: dict[str, Any]) -> IngestedEvent:
         raise ForeignEventError(f"not a stream: {stream!r}")
     body = {k: v for k, v in message.items() if k != "id" and k not in MIRROR_KEYS}
     run = body.get("run", 0)
+    notice = message.get("notice")  # a case notice (case_renamed, deleted, case_deleted): its own name
+    if notice is not None and (kind != "case" or not isinstance(notice, str) or not notice.isidentifier()):
+        raise ForeignEventError(f"bad notice {notice!r} for {stream}")
     return IngestedEvent(
         stream=stream,
         id=int(ids[stream]),
         run=run if kind == "document" and isinstance(run, int) else 0,
-        name=_event_name(kind, body, bool(message.get("terminal"))),  # type: ignore[arg-type]
-        subject=_subject(body),
+        name=notice or _event_name(kind, body, bool(message.get("terminal"))),  # type: ignore[arg-type]
+        subject=_subject(body) if not notice or body.get("document_id") else stream,
         body=body,
     )
 

@@ -89,3 +89,11 @@ class EventLog:
         """Forget a stream (its subject was deleted). Ids are not reused: subjects have unique ids."""
         sql.delete_stream(conn, stream)
         self._last.pop(stream, None)
+
+    def forget_streams(self, streams: list[str]) -> None:
+        """Delete the copies of streams whose subject was deleted on another instance (one transaction)."""
+        with self._db.transaction() as conn:
+            for stream in streams:
+                sql.delete_stream(conn, stream)
+        for stream in streams:
+            self._last.pop(stream, None)

@@ -8,8 +8,6 @@ slowness never delays the pipeline or local streams); one publisher task sends t
 The original design's keys stay the original design's: for a batch's own events the mirror also keeps
 ``batch:{id}:progress:current`` (string) and ``batch:{id}:progress:log`` (list), both in the original
 ``BatchProgressEvent`` shape with a one-hour TTL, so its documented ``redis-cli GET``/``LRANGE`` work.
-(Before, LexIntel's Redis Stream sat at ``{channel}:log``, the very key the original design keeps as a list;
-logs still under that old name are read when the new key has nothing, so an upgrade loses no history.)
 
 In: a pattern subscription delivers other instances' events (own echoes skipped by ``instance_id``) through
 :meth:`Emitter.ingest`, which appends them to this instance's log **under the origin's ids** and broadcasts
@@ -23,6 +21,10 @@ shape) are translated by :mod:`lexintel.events.foreign`.
 
 Redis down at start or mid-run: the instance keeps serving from its in-memory broadcaster; one warning per
 outage, reconnects with capped exponential backoff, ``state`` and counters for ``/ready`` and ``/metrics``.
+
+At scale (issue 18): one pub/sub read is ingested in one SQLite transaction, outside workers' events included;
+history reads for stream opens queue for a small blocking pool (never redis-py's "Too many connections"), one
+read per stream at a time; a Redis error is :class:`HistoryUnavailable` (503 + Retry-After), never a 404.
 """
 
 from __future__ import annotations
@@ -34,7 +36,6 @@ import random
 import time
 from collections import deque
 from typing import Any, Literal
-from urllib.parse import urlsplit, urlunsplit
 
 import anyio
 from anyio.abc import TaskStatus
@@ -54,16 +55,29 @@ from lexintel.events.foreign import (
     from_outside_worker,
     targets,
 )
-from lexintel.events.log import EventLog
+from lexintel.events.log import EventLog, StoredEvent
+from lexintel.events.mirror_parts import (
+    HISTORY_TIMEOUT,
+    HistoryUnavailable,
+    OutsideLatest,
+    as_latest,
+    history_client,
+    legacy_log_key,
+    log_key,
+    logged_events,
+    original_batch_commands,
+    redact,
+    root_cause,
+)
+from lexintel.events.mirror_signing import MirrorGate
 from lexintel.events.model import event_fields
 from lexintel.events.schema import encode_json
-from lexintel.events.seed import batch_progress_event
 
-__all__ = ["PATTERNS", "MirrorState", "RedisMirror", "legacy_log_key", "log_key"]
+__all__ = ["PATTERNS", "HistoryUnavailable", "MirrorState", "RedisMirror", "legacy_log_key", "log_key"]
 
 log = logging.getLogger(__name__)
 
-PATTERNS = ("document:*:progress", "batch:*:progress")
+PATTERNS = ("document:*:progress", "batch:*:progress", "case:*:notices")  # notices: events/mirror_notices.py
 MirrorState = Literal["disabled", "connecting", "connected", "down"]
 LOG_TTL = 3600  # seconds a subject's Redis log lives after its last event (as the batch design's :log)
 LOG_MAXLEN = 10_000  # entries kept per subject log (approximate trim)
@@ -75,44 +89,11 @@ EXPIRE_REFRESH = 60.0  # re-send EXPIRE for a log key at most this often
 ADOPT_GRACE = 0.5  # seconds a stream request for an unknown id waits for the origin's first event
 
 
-def log_key(stream: str) -> str:
-    """The Redis Stream holding ``stream``'s recent history, e.g. ``lexintel:stream:document:<id>``."""
-    return f"lexintel:stream:{stream}"
-
-
-def legacy_log_key(stream: str) -> str:
-    """Where LexIntel kept that Redis Stream before (read on upgrade only; for batches it is now the original
-    design's list)."""
-    return f"{stream}:progress:log"
-
-
-def _original_batch_commands(pipe: Pipeline, batch_id: str, body: dict[str, Any]) -> None:
-    """The seed 004 publisher's storage: current event and activity log, each with a one-hour TTL."""
-    original = json.dumps(batch_progress_event(body), ensure_ascii=False)
-    pipe.setex(f"batch:{batch_id}:progress:current", LOG_TTL, original)
-    pipe.rpush(f"batch:{batch_id}:progress:log", original)
-    pipe.expire(f"batch:{batch_id}:progress:log", LOG_TTL)
-
-
-def _redact(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = f"{parts.username or ''}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-        return urlunsplit(parts._replace(netloc=netloc))
-    return url
-
-
-def _root(exc: BaseException) -> BaseException:
-    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
-        exc = exc.exceptions[0]
-    return exc
-
-
 class RedisMirror:
     """Publish local events to Redis, deliver other instances' events locally. Counters are plain attributes."""
 
     def __init__(self, url: str, instance_id: str, emitter: Emitter, log: EventLog, broadcaster: Broadcaster,
-                 *, queue_max: int = QUEUE_MAX) -> None:
+                 *, queue_max: int = QUEUE_MAX, gate: MirrorGate | None = None) -> None:
         self.url = url
         self.instance_id = instance_id
         self.state: MirrorState = "connecting"
@@ -123,12 +104,16 @@ class RedisMirror:
         self.reconnects = 0  # successful connections after the first
         self.last_error: str | None = None
         self.queue_max = queue_max
+        self.gate = gate  # signs what we publish, decides what we believe (events/mirror_signing.py)
         self._emitter = emitter
         self._log = log
         self._broadcaster = broadcaster
-        self._queue: deque[EmittedEvent] = deque()
+        self._queue: deque[Any] = deque()  # EmittedEvents (and case notices: events/mirror_notices.py)
         self._wakeup = asyncio.Event()
         self._client: Redis | None = None
+        self._history: Redis | None = None  # history reads for stream opens: a small blocking pool
+        self._adopting: dict[str, asyncio.Task[bool]] = {}  # one history read per stream at a time
+        self._outside = OutsideLatest(log)  # outside workers' run/id without a database read per message
         self._complete: set[str] = set()  # foreign streams whose Redis history is in the local log
         self._expired_at: dict[str, float] = {}
         self._ever_connected = False
@@ -155,7 +140,13 @@ class RedisMirror:
             "reconnects": self.reconnects,
             "queued": len(self._queue),
             "last_error": self.last_error,
+            "rejected": self.rejected,
         }
+
+    @property
+    def rejected(self) -> dict[str, int]:
+        """Messages dropped by the gate (unsigned, forged, outside events not believed), by reason."""
+        return dict(self.gate.rejected) if self.gate else {}
 
     # lifecycle
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
@@ -167,7 +158,7 @@ class RedisMirror:
             try:
                 await self._session()
             except Exception as exc:  # includes ExceptionGroup from the session's task group
-                self._went_down(_root(exc))
+                self._went_down(root_cause(exc))
             if self.state == "connected":  # the session ended without an error (should not happen)
                 self.state = "down"
             if time.monotonic() - connected_at > 30:
@@ -184,7 +175,7 @@ class RedisMirror:
             log.warning(
                 "Redis mirror: %s unreachable (%s). Serving local streams from memory; events of other "
                 "instances are not seen until Redis is back. Retrying with backoff.",
-                _redact(self.url), self.last_error,
+                redact(self.url), self.last_error,
             )
         self.state = "down"
 
@@ -194,17 +185,18 @@ class RedisMirror:
             retry=Retry(NoBackoff(), 0),  # our loop reconnects (and resyncs); no silent retries inside
         )
         pubsub = client.pubsub(ignore_subscribe_messages=True)
+        history = history_client(self.url)
         try:
             await client.ping()
             await pubsub.psubscribe(*PATTERNS)
             await self._resync(client)
-            self._client = client
+            self._client, self._history = client, history
             if self._ever_connected:
                 self.reconnects += 1
             if self.state == "down":
-                log.warning("Redis mirror: reconnected to %s", _redact(self.url))
+                log.warning("Redis mirror: reconnected to %s", redact(self.url))
             else:
-                log.info("Redis mirror: connected to %s as instance %s", _redact(self.url), self.instance_id)
+                log.info("Redis mirror: connected to %s as instance %s", redact(self.url), self.instance_id)
             self._ever_connected = True
             self.state = "connected"
             self.last_error = None
@@ -212,10 +204,11 @@ class RedisMirror:
                 tg.start_soon(self._publish_loop, client)
                 await self._receive_loop(client, pubsub)
         finally:
-            self._client = None
+            self._client = self._history = None
             with anyio.move_on_after(2, shield=True):
                 await pubsub.aclose()  # type: ignore[no-untyped-call]
                 await client.aclose()
+                await history.aclose()
 
     # out
     async def _publish_loop(self, client: Redis) -> None:
@@ -256,10 +249,11 @@ class RedisMirror:
             if not ident or stream not in ids:
                 continue
             payload = encode_json({"id": ids[stream], **body, **extra})
+            payload = self.gate.sign(stream, payload) if self.gate else payload
             if kind != "case":  # case streams have no channel: they are fed from document/batch messages
                 pipe.publish(f"{stream}:progress", payload)
             if kind == "batch" and not body.get("document_id"):
-                _original_batch_commands(pipe, ident, body)
+                original_batch_commands(pipe, ident, body, LOG_TTL)
             key = log_key(stream)
             pipe.xadd(key, {"e": payload}, id=f"{ids[stream]}-0", maxlen=LOG_MAXLEN, approximate=True)
             if now - self._expired_at.get(key, -EXPIRE_REFRESH) >= EXPIRE_REFRESH:
@@ -284,8 +278,10 @@ class RedisMirror:
             await self._deliver(client, batch)
 
     async def _deliver(self, client: Redis, messages: list[dict[str, Any]]) -> None:
+        """Ingest one read's messages in order, in as few transactions as holes allow (usually one)."""
         pending: list[IngestedEvent] = []
         last: dict[str, int] = {}  # newest id per stream including ``pending``
+        newer: dict[str, StoredEvent] = {}  # outside streams: their newest event in ``pending``
         for message in messages:
             data = message.get("data")
             if not isinstance(data, bytes) or self._own_marker in data:
@@ -295,15 +291,21 @@ class RedisMirror:
             if subject is None:
                 continue
             kind, ident = subject
+            if self.gate and (data := self.gate.admit(f"{kind}:{ident}", data)) is None:
+                continue  # unsigned or forged: counted in rejected
             try:
                 decoded = json.loads(data)
                 if not isinstance(decoded, dict):
                     raise ForeignEventError("not a JSON object")
                 if "instance_id" not in decoded:  # an outside worker, original design's shape
-                    self._flush(pending)  # its run/id depend on what is already logged
-                    pending = []
+                    stream = f"{kind}:{ident}"
+                    if self.gate and not await self.gate.outside_allowed(client, stream, log_key(stream)):
+                        continue  # outside events off, or a stream an instance owns
                     translate = from_outside_worker if kind == "document" else from_outside_batch
-                    self._flush([translate(ident, decoded, self._log.latest(f"{kind}:{ident}"))])
+                    event = translate(ident, decoded, newer.get(stream) or self._outside.before(stream))
+                    # its run/id depend on what came before it, in the log or earlier in this batch
+                    newer[stream] = as_latest(event, 0)
+                    pending.append(event)
                     continue
                 events = [from_instance(stream, decoded) for stream in targets(kind, ident, decoded)]
             except (ValueError, ForeignEventError) as exc:
@@ -314,32 +316,34 @@ class RedisMirror:
                 assert event.id is not None
                 newest = last.get(event.stream, self._log.last_id(event.stream))
                 if event.id > newest + 1 and event.stream in self._complete:
-                    self._flush(pending)  # keep order: what we hold goes first, then the hole, then this
+                    self._flush(pending, newer)  # keep order: what we hold goes first, then the hole, then this
                     pending = []
                     await self._fill(client, event.stream, newest, event.id)
                 pending.append(event)
                 last[event.stream] = max(newest, event.id)
-        self._flush(pending)
+        self._flush(pending, newer)
 
-    def _flush(self, events: list[IngestedEvent]) -> None:
-        if events:
-            self.received += len(self._emitter.ingest(events))
+    def _flush(self, events: list[IngestedEvent], outside: dict[str, StoredEvent] | None = None) -> None:
+        """Ingest ``events`` in one transaction; remember the latest event of ``outside`` workers' streams."""
+        if not events:
+            return
+        appended = self._emitter.ingest(events)
+        self.received += len(appended)
+        self._outside.remember_appended(appended, outside or {})
 
     async def _fill(self, client: Redis, stream: str, after: int, before: int | None = None) -> int:
         """Append ``stream``'s events with ``after < id < before`` from its Redis log, in order."""
         low, high = f"({after}-0", "+" if before is None else f"({before}-0"
-        entries = await client.xrange(log_key(stream), min=low, max=high)
-        if not entries:
-            try:  # a log written before the key was renamed (upgrade); WRONGTYPE: the original design's list
-                entries = await client.xrange(legacy_log_key(stream), min=low, max=high)
-            except ResponseError:
-                entries = []
-        events: list[IngestedEvent] = []
-        for _entry_id, fields in entries or ():
-            try:
-                events.append(from_instance(stream, json.loads((fields or {})[b"e"])))
-            except (KeyError, ValueError, ForeignEventError):
-                self.errors += 1
+        # one round trip for both keys (legacy: a log from before the key's rename, or the original design's list)
+        pipe = client.pipeline(transaction=False)
+        pipe.xrange(log_key(stream), min=low, max=high)
+        pipe.xrange(legacy_log_key(stream), min=low, max=high)
+        current, legacy = await pipe.execute(raise_on_error=False)
+        if isinstance(current, Exception):
+            raise current
+        entries = current or ([] if isinstance(legacy, Exception) else legacy)
+        events, bad = logged_events(stream, entries or (), self.gate)
+        self.errors += bad
         self._flush(events)
         return len(events)
 
@@ -354,21 +358,36 @@ class RedisMirror:
     async def adopt(self, stream: str) -> bool:
         """Make a stream this instance does not own replayable here; False if no instance knows it.
 
-        Reads the subject's Redis log once (then live messages and hole-filling keep it complete). Called by
-        the stream endpoints before they open an SSE session, so the session's log snapshot has the history.
+        Reads the subject's Redis log once (then live messages and hole-filling keep it complete), before the
+        SSE session takes its log snapshot. Concurrent opens share one read (its own task: a client leaving does
+        not cancel it). :class:`HistoryUnavailable` if Redis cannot be read and the local log lacks the stream.
         """
+        if stream in self._complete:
+            return self._log.last_id(stream) > 0
+        task = self._adopting.get(stream)
+        if task is None:
+            task = asyncio.ensure_future(self._adopt(stream))
+            self._adopting[stream] = task
+            task.add_done_callback(lambda _t: self._adopting.pop(stream, None))
+        return await asyncio.shield(task)
+
+    async def _adopt(self, stream: str) -> bool:
         deadline = time.monotonic() + ADOPT_GRACE
-        while True:
-            client = self._client
-            if stream in self._complete or client is None or self.state != "connected":
-                break
+        while stream not in self._complete:
+            history = self._history
+            if history is None or self.state != "connected":
+                if self._log.last_id(stream) > 0 or self.state != "down":
+                    break  # known here: serve it (a reconnect fills holes); still connecting: as if unknown
+                raise HistoryUnavailable("the Redis mirror is down")
             try:
-                with anyio.fail_after(5):
-                    await self._fill(client, stream, 0)  # whole log; what we already have is skipped
+                with anyio.fail_after(HISTORY_TIMEOUT):  # waiting for a pool connection included
+                    await self._fill(history, stream, 0)  # whole log; what we already have is skipped
             except (RedisError, OSError, TimeoutError) as exc:
                 self.errors += 1
                 log.debug("Redis mirror: could not read the log of %s: %s", stream, exc)
-                break
+                if self._log.last_id(stream) > 0:
+                    break  # known here (live events came through pub/sub): serve it, read its history next time
+                raise HistoryUnavailable(f"Redis could not be read: {type(exc).__name__}") from exc
             if self._log.last_id(stream) > 0:
                 self._complete.add(stream)
                 break

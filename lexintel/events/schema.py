@@ -18,7 +18,7 @@ __all__ = [
 ]
 
 EventName = Literal["progress", "complete", "error", "reset"]
-TERMINAL_NAMES = frozenset({"complete", "error"})
+TERMINAL_NAMES = frozenset({"complete", "error", "case_deleted"})  # case_deleted: sent, never logged (lexintel.cases)
 StreamKind = Literal["document", "batch", "case"]
 
 

@@ -18,18 +18,18 @@ generated name (nothing from the email reaches the path) and listed in the step'
 
 from __future__ import annotations
 
-import email
-import email.policy
-import mimetypes
 import os
 import re
-from email.message import EmailMessage, Message
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lexintel.formats.base import ExtractOptions, Failure, Format, Probe, StepResult
 from lexintel.formats.html import html_blocks
 from lexintel.formats.normalize import searchable
 from lexintel.formats.paginate import Block, paginate
+
+if TYPE_CHECKING:  # the email package costs a fifth of a worker's start-up: imported when an email is read
+    from email.message import Message
 
 __all__ = ["EMAIL", "extract_email"]
 
@@ -62,6 +62,12 @@ def _matches(probe: Probe) -> bool:
     return (ended or len(fields) >= 4) and b"from" in fields and bool(fields & _MAIL_FIELDS)
 
 
+def _message_class() -> type[Message]:
+    from email.message import Message
+
+    return Message
+
+
 def _attachments(message: Message, body: Message | None) -> list[Message]:
     """Parts that are attachments, in order; the body and the pictures of an HTML body (``multipart/related``)
     are not."""
@@ -74,7 +80,7 @@ def _attachments(message: Message, body: Message | None) -> list[Message]:
         if part.is_multipart():
             related = in_related or part.get_content_type() == "multipart/related"
             for sub in part.get_payload():
-                if isinstance(sub, Message):
+                if isinstance(sub, _message_class()):
                     walk(sub, related)
             return
         disposition = part.get_content_disposition()
@@ -94,6 +100,8 @@ def _display_name(part: Message, index: int) -> str:
         return name
     if part.get_content_type() == "message/rfc822":
         return f"attachment-{index}.eml"
+    import mimetypes
+
     return f"attachment-{index}{mimetypes.guess_extension(part.get_content_type()) or '.bin'}"
 
 
@@ -101,12 +109,14 @@ def _payload(part: Message) -> bytes:
     if part.get_content_type() == "message/rfc822":
         inner = part.get_payload()
         first = inner[0] if isinstance(inner, list) and inner else inner
-        return first.as_bytes() if isinstance(first, Message) else b""
+        return first.as_bytes() if isinstance(first, _message_class()) else b""
     data = part.get_payload(decode=True)
     return data if isinstance(data, bytes) else b""
 
 
 def _body_blocks(body: Message | None) -> list[Block]:
+    from email.message import EmailMessage
+
     if not isinstance(body, EmailMessage):
         return []
     try:
@@ -124,9 +134,13 @@ def _body_blocks(body: Message | None) -> list[Block]:
 
 def extract_email(path: str, start: int, budget_s: float, options: ExtractOptions) -> StepResult:
     """The whole email in one step; attachments written to ``options.attachments_dir`` when it is given."""
+    import email
+    import email.policy
+    from email.message import EmailMessage
+
     with open(path, "rb") as fp:
         message = email.message_from_binary_file(fp, policy=email.policy.default)
-    assert isinstance(message, EmailMessage)
+    assert isinstance(message, EmailMessage)  # the default policy's class
     body = message.get_body(preferencelist=("plain", "html"))
     parts = _attachments(message, body)
     if len(parts) > options.max_attachments:

@@ -84,6 +84,8 @@ class MirrorCounters(Protocol):
     def errors(self) -> int: ...
     @property
     def reconnects(self) -> int: ...
+    @property
+    def rejected(self) -> Mapping[str, int]: ...  # limits: dropped as unsigned/forged/not believed, by reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,12 +93,14 @@ class MetricSources:
     """Everything the scrape-time collector reads; read at each scrape, so it never drifts from the truth.
 
     ``document_counts`` is documents by status, from the store; ``accepting_uploads`` turns false once shutdown
-    has begun; ``mirror`` is None when no Redis mirror is configured.
+    has begun; ``uploads_in_flight`` counts multipart bodies being received; ``mirror`` is None when no Redis
+    mirror is configured.
     """
 
     document_counts: Callable[[], Mapping[str, int]]
     pipeline: PipelineState
     broadcaster: BroadcasterState
     accepting_uploads: Callable[[], bool]
+    uploads_in_flight: Callable[[], int]
     data_dir: Path
     mirror: MirrorCounters | None = None

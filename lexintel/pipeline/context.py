@@ -36,6 +36,10 @@ class DocumentFailed(Exception):
         self.detail = detail
 
 
+LAST_STEP_PROGRESS = 99.0
+"""The most a stage's own event reports: the last stage's last step must not look finished before ``completed``."""
+
+
 @dataclass
 class PipelineStats:
     """Counters for /metrics and benchmarks."""
@@ -72,6 +76,9 @@ class DocumentRun:
     last_emit: float = 0.0
     pages: list[tuple[int, str]] = field(default_factory=list)  # (page number, text), from extraction
     chunks: list[tuple[int, str]] = field(default_factory=list)  # (page number, passage), from chunking
+    ocr_pages: list[int] = field(default_factory=list)  # pages without a usable text layer, for the OCR stage
+    ocr_problem: str | None = None  # why those pages could not be read here: the document ends ``needs_ocr``
+    ocr_notes: list[str] = field(default_factory=list)  # pages OCR could not read (timeout, too large), as said
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any] | sqlite3.Row, pages: list[tuple[int, str]] | None = None) -> DocumentRun:
@@ -109,8 +116,15 @@ class Lifecycle(Protocol):
 
     def advance(self, doc: DocumentRun, stage: str, message: str, *, stage_progress: float = 0.0,
                 items_total: int = 0, items_done: int = 0, write: Write | None = None,
-                counts: Mapping[str, int] | None = None, announce: bool = True) -> None:
-        """Record where ``doc`` is (and ``write``'s rows); with ``announce``, as an event too."""
+                counts: Mapping[str, int] | None = None, announce: bool = True,
+                eta: float | None = None) -> None:
+        """Record where ``doc`` is (and ``write``'s rows); with ``announce``, as an event too (``eta``: the
+        stage's own estimate, else the document's pages paced by extraction)."""
+        ...
+
+    async def add_attachments(self, doc: DocumentRun, attachments: list[tuple[str, str]]) -> list[str]:
+        """Files ``doc`` carries (an email's attachments: name, path on disk) become documents of their own in
+        its case and batch, linked to it; returns their ids."""
         ...
 
     def complete(self, doc: DocumentRun, message: str) -> None:
@@ -158,13 +172,19 @@ class StageContext:
         self._lifecycle.advance(self.doc, self.stage, message, items_total=items_total, items_done=items_done)
 
     def report(self, fraction: float, message: str, *, items_total: int, items_done: int, final: bool = False,
-               write: Write | None = None, counts: Mapping[str, int] | None = None) -> None:
+               write: Write | None = None, counts: Mapping[str, int] | None = None,
+               eta: float | None = None) -> None:
         """``fraction`` (0-1) of this stage is done. An event goes out at most every ``progress_interval``
         (always when ``final``); in between, ``write`` and ``counts`` are still stored with the progress."""
         doc = self.doc
-        doc.advance(self._start + self._weight * fraction)
+        # 100 % is the terminal event's alone: the original design's clients close their stream at 100
+        doc.advance(min(self._start + self._weight * fraction, LAST_STEP_PROGRESS))
         due = final or time.monotonic() - doc.last_emit >= self.settings.progress_interval
         if not due and write is None and counts is None:
             return
         self._lifecycle.advance(doc, self.stage, message, stage_progress=100 * fraction, items_total=items_total,
-                                items_done=items_done, write=write, counts=counts, announce=due)
+                                items_done=items_done, write=write, counts=counts, announce=due, eta=eta)
+
+    async def add_attachments(self, attachments: list[tuple[str, str]]) -> list[str]:
+        """The files this document carries become documents of their own (see :class:`Lifecycle`)."""
+        return await self._lifecycle.add_attachments(self.doc, attachments)

@@ -38,11 +38,27 @@ async def execute(ctx: StageContext, lifecycle: Lifecycle) -> None:
         return
     doc.advance(100.0)
     ctx.stats.documents_indexed += 1
+    lifecycle.complete(doc, _outcome(ctx))
+
+
+def _outcome(ctx: StageContext) -> str:
+    """The last message: pages and passages, and what OCR could not do (``needs_ocr`` says why, page by page)."""
+    doc = ctx.doc
+    if doc.ocr_problem is not None:
+        scanned = len(set(doc.ocr_pages))
+        message = f"{doc.filename}: {doc.ocr_problem} ({scanned} of {doc.pages_total} pages are scans without text"
+        found = f"{len(doc.chunks)} passage{'s' if len(doc.chunks) != 1 else ''}"
+        verb = "is" if len(doc.chunks) == 1 else "are"
+        return message + (f"; {found} from the others {verb} searchable)" if doc.chunks else ")")
     if doc.chunks:
-        message = f"Indexed {doc.filename}: {doc.pages_total} pages, {len(doc.chunks)} passages"
+        pages, passages = doc.pages_total or 0, len(doc.chunks)  # webui: "1 page, 1 passage"
+        message = (f"Indexed {doc.filename}: {pages} page{'' if pages == 1 else 's'}, "
+                   f"{passages} passage{'' if passages == 1 else 's'}")
     else:
-        message = f"Indexed {doc.filename}: no text found (scanned images need OCR, which LexIntel does not do)"
-    lifecycle.complete(doc, message)
+        message = f"Indexed {doc.filename}: no text found"
+    if doc.ocr_notes:
+        message += f" ({len(doc.ocr_notes)} pages unread: {doc.ocr_notes[0]})"
+    return message
 
 
 async def _run_stages(ctx: StageContext) -> None:

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 from lexintel.formats import ExtractOptions, StepResult, by_kind
 from lexintel.formats.ocr import OcrOptions
+from lexintel.pipeline.workerdeath import is_memory_error, note_worker
 
 __all__ = ["ExtractStep", "extract_pages", "extract_step", "ocr_step"]
 
@@ -51,8 +52,10 @@ def extract_step(
 
 
 def extract_pages(path: str, kind: str, start: int, budget_s: float, memory_mb: int,
-                  options: ExtractOptions) -> StepResult:
-    """:func:`extract_step` with every extraction option (attachments directory, limits)."""
+                  options: ExtractOptions, notes: str | None = None) -> StepResult:
+    """:func:`extract_step` with every extraction option (attachments directory, limits); ``notes``: where the
+    worker leaves what explains its death (:mod:`lexintel.pipeline.workerdeath`)."""
+    note_worker(notes)
     _apply_memory_limit(memory_mb)
     fmt = by_kind(kind)
     if fmt is None or fmt.extract is None:
@@ -62,25 +65,43 @@ def extract_pages(path: str, kind: str, start: int, budget_s: float, memory_mb: 
     try:
         return fmt.extract(path, start, budget_s, options)
     except Exception as exc:  # MemoryError included; KeyboardInterrupt and SystemExit end the worker
-        code, detail = fmt.failure(exc)
+        if is_memory_error(exc, memory_mb):  # before the format's classifier, which may need memory itself
+            return _failed("too_large", _out_of_memory(fmt.this, memory_mb))
+        try:
+            code, detail = fmt.failure(exc)
+        except Exception as again:  # the classifier's own import failed: the worker is out of something
+            if is_memory_error(again, memory_mb):
+                return _failed("too_large", _out_of_memory(fmt.this, memory_mb))
+            code, detail = "extraction_error", (f"LexIntel could not read {fmt.this}: it is damaged, or built in a "
+                                                "way its reader does not handle.")
         return _failed(code, detail)
 
 
+def _out_of_memory(what: str, memory_mb: int) -> str:
+    return (f"Reading {what} needed more memory than the {memory_mb:,} MB a worker may use "
+            "(LEXINTEL_WORKER_MEMORY_MB).")
+
+
 def ocr_step(path: str, kind: str, pages: Sequence[int], start: int, budget_s: float, memory_mb: int,
-             options: OcrOptions) -> StepResult:
+             options: OcrOptions, notes: str | None = None) -> StepResult:
     """OCR ``pages[start:]`` (1-based page numbers of ``path``) for about ``budget_s`` seconds; errors as data.
 
     ``total`` is ``len(pages)`` and ``next`` an index into ``pages``; ``ocr`` carries each page's mean word
     confidence, ``page_errors`` the pages that could not be read (the document goes on without them).
     """
-    from lexintel.formats import render
-    from lexintel.formats.ocrstep import ocr_pages
-
+    note_worker(notes)
     _apply_memory_limit(memory_mb)
     fmt = by_kind(kind)
     try:
+        from lexintel.formats import render
+        from lexintel.formats.ocrstep import ocr_pages
+
         return ocr_pages(path, kind, list(pages), start, budget_s, options)
     except Exception as exc:
+        if is_memory_error(exc, memory_mb):
+            return _failed("too_large", _out_of_memory(fmt.this if fmt else "this file", memory_mb))
+        from lexintel.formats import render
+
         known = render.classify(exc)
         if known is None and fmt is not None:
             known = fmt.failure(exc)

@@ -20,7 +20,7 @@ async def run(ctx: StageContext) -> None:
     doc = ctx.doc
     chunks = doc.chunks
     total = len(chunks)
-    ctx.begin(f"Indexing {total} passages of {doc.filename}", items_total=total, items_done=0)
+    ctx.begin(f"Indexing {total} passage{'' if total == 1 else 's'} of {doc.filename}", items_total=total, items_done=0)
     for offset in range(0, total, INDEX_BATCH):
         batch = chunks[offset : offset + INDEX_BATCH]
         with ctx.db.transaction() as conn:

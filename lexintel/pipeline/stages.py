@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from lexintel.pipeline import chunking, extracting, indexing
+from lexintel.pipeline import chunking, embedding, extracting, indexing, ocring
 from lexintel.pipeline.context import StageContext
 
 __all__ = [
@@ -69,12 +69,18 @@ STAGES: tuple[Stage, ...] = (
     Stage("uploading", "Uploading", "batch", weight=10.0, aliases=("upload", "receiv")),
     Stage("unpacking", "Unpacking", "batch", weight=10.0, aliases=("unpack", "unzip")),
     Stage("queued", "Waiting", "waiting", aliases=("queue", "pending", "wait")),
-    Stage("extracting", "Reading text", "document", weight=80.0, run=extracting.run, unit="pages", cost=1.0,
-          aliases=("extract", "ocr", "pars", "read")),
+    Stage("extracting", "Reading text", "document", weight=60.0, run=extracting.run, unit="pages", cost=1.0,
+          aliases=("extract", "pars", "read")),
+    # ocr: scanned pages only (none: the stage is skipped at once); its own ETA, from its own pace
+    Stage("ocr", "Reading scanned pages", "document", weight=20.0, run=ocring.run, unit="pages",
+          aliases=("ocr", "scan")),
     Stage("chunking", "Splitting into passages", "document", weight=5.0, run=chunking.run, cost=0.01,
           aliases=("chunk", "split")),
-    Stage("indexing", "Indexing", "document", weight=15.0, run=indexing.run, unit="passages", cost=0.04,
-          aliases=("index", "embed", "vector", "stor")),
+    Stage("indexing", "Indexing", "document", weight=10.0, run=indexing.run, unit="passages", cost=0.04,
+          aliases=("index", "stor")),
+    # embed: after indexing (keyword search works from here); the document is `indexed` once this ends
+    Stage("embedding", "Preparing semantic search", "document", weight=5.0, run=embedding.run, unit="passages",
+          cost=0.02, aliases=("embed", "vector")),
     Stage("completed", "Done", "terminal", aliases=("complet", "done", "finish", "success")),
     Stage("failed", "Failed", "terminal", aliases=("fail", "error")),
 )

@@ -12,6 +12,8 @@ from lexintel.store.db import Database
 
 __all__ = ["Accounts"]
 
+_USER = "id, name, role, disabled, created_at"
+
 
 class Accounts:
     """The ``users``, ``api_tokens`` and ``sessions`` tables."""
@@ -25,20 +27,59 @@ class Accounts:
         return int(row[0]) if row else 0
 
     def user(self, user_id: str) -> sqlite3.Row | None:
-        """``id, name, role`` of a user, or None."""
-        return self.db.query_one("SELECT id, name, role FROM users WHERE id = ?", (user_id,))
+        """``id, name, role, disabled, created_at`` of a user, or None."""
+        return self.db.query_one(f"SELECT {_USER} FROM users WHERE id = ?", (user_id,))
 
     def user_by_name(self, name: str) -> sqlite3.Row | None:
-        """``id, name, role`` of the user with this name (names are case-insensitively unique), or None."""
-        return self.db.query_one("SELECT id, name, role FROM users WHERE name = ?", (name,))
+        """``id, name, role, disabled, created_at`` of the user with this name (case-insensitively unique)."""
+        return self.db.query_one(f"SELECT {_USER} FROM users WHERE name = ?", (name,))
 
     def users(self) -> list[sqlite3.Row]:
-        """Every user's ``id, name, role``, by name."""
-        return self.db.query("SELECT id, name, role FROM users ORDER BY name")
+        """Every user's ``id, name, role, disabled, created_at``, by name."""
+        return self.db.query(f"SELECT {_USER} FROM users ORDER BY name")
 
     def credentials(self, name: str) -> sqlite3.Row | None:
-        """``id, name, role, password_hash`` of the user with this name, or None (login only)."""
-        return self.db.query_one("SELECT id, name, role, password_hash FROM users WHERE name = ?", (name,))
+        """``id, name, role, disabled, created_at, password_hash`` of the user with this name (login only)."""
+        return self.db.query_one(f"SELECT {_USER}, password_hash FROM users WHERE name = ?", (name,))
+
+    def password_hash(self, user_id: str) -> str | None:
+        row = self.db.query_one("SELECT password_hash FROM users WHERE id = ?", (user_id,))
+        return None if row is None else str(row[0])
+
+    def count_enabled_admins(self) -> int:
+        row = self.db.query_one("SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled = 0")
+        return int(row[0]) if row else 0
+
+    def update_user(self, user_id: str, *, role: str | None = None, disabled: bool | None = None,
+                    password_hash: str | None = None) -> None:
+        """Change some of a user's fields; disabling also deletes their login sessions (same transaction)."""
+        with self.db.transaction() as conn:
+            if role is not None:
+                conn.execute("UPDATE users SET role = ? WHERE id = ?", (role, user_id))
+            if disabled is not None:
+                conn.execute("UPDATE users SET disabled = ? WHERE id = ?", (int(disabled), user_id))
+                if disabled:
+                    conn.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,))
+            if password_hash is not None:
+                conn.execute("UPDATE users SET password_hash = ? WHERE id = ?", (password_hash, user_id))
+
+    def delete_user(self, user_id: str, transfer_to: str | None) -> int:
+        """Delete a user (their tokens, sessions and shares go with the row); with ``transfer_to``, first give
+        that user the cases ``user_id`` owns (and drop their now pointless shares of them). Returns how many
+        cases changed owner."""
+        with self.db.transaction() as conn:
+            moved = 0
+            if transfer_to is not None:
+                moved = conn.execute("UPDATE cases SET owner_id = ? WHERE owner_id = ?",
+                                     (transfer_to, user_id)).rowcount
+                conn.execute("DELETE FROM case_shares WHERE user_id = ? AND case_id IN"
+                             " (SELECT id FROM cases WHERE owner_id = ?)", (transfer_to, transfer_to))
+            conn.execute("DELETE FROM users WHERE id = ?", (user_id,))
+        return moved
+
+    def cases_owned(self, user_id: str) -> int:
+        row = self.db.query_one("SELECT COUNT(*) FROM cases WHERE owner_id = ?", (user_id,))
+        return int(row[0]) if row else 0
 
     def insert_user(self, user_id: str, name: str, role: str, password_hash: str, created_at: str) -> bool:
         """Insert a user; False (nothing written) when the name is taken."""
@@ -75,6 +116,11 @@ class Accounts:
         return self.db.query("SELECT id, name, created_at, expires_at, last_used_at FROM api_tokens"
                              " WHERE user_id = ? ORDER BY created_at", (user_id,))
 
+    def token_live(self, token_id: str, user_id: str, now: float) -> bool:
+        """True while the token exists, belongs to ``user_id`` and has not expired."""
+        return self.db.query_one("SELECT 1 FROM api_tokens WHERE id = ? AND user_id = ? AND expires_at > ?",
+                                 (token_id, user_id, now)) is not None
+
     def delete_token(self, token_id: str, owner_id: str | None) -> bool:
         """Delete a token of ``owner_id`` (None: of anyone); False if there was none to delete."""
         with self.db.transaction() as conn:
@@ -101,3 +147,13 @@ class Accounts:
     def delete_session(self, id_hash: str) -> None:
         with self.db.transaction() as conn:
             conn.execute("DELETE FROM sessions WHERE id_hash = ?", (id_hash,))
+
+    def delete_sessions_of(self, user_id: str, keep: str | None = None) -> None:
+        """End every login session of a user (a new password), except the one whose hash is ``keep``."""
+        with self.db.transaction() as conn:
+            conn.execute("DELETE FROM sessions WHERE user_id = ? AND id_hash IS NOT ?", (user_id, keep))
+
+    def session_live(self, id_hash: str, user_id: str, now: float) -> bool:
+        """True while the session exists, belongs to ``user_id`` and has not expired."""
+        return self.db.query_one("SELECT 1 FROM sessions WHERE id_hash = ? AND user_id = ? AND expires_at > ?",
+                                 (id_hash, user_id, now)) is not None

@@ -14,6 +14,7 @@ from typing import Any
 from lexintel.store.db import Database
 
 __all__ = [
+    "case_batch_ids",
     "count_skipped",
     "insert",
     "log",
@@ -33,25 +34,28 @@ _SUMMARY = """
 SELECT COUNT(*) AS n,
   COALESCE(SUM(status = 'indexed'), 0) AS indexed,
   COALESCE(SUM(status = 'failed'), 0) AS failed,
+  COALESCE(SUM(status = 'needs_ocr'), 0) AS needs_ocr,
   COALESCE(SUM(status = 'processing'), 0) AS processing,
   COALESCE(SUM(status = 'pending'), 0) AS pending,
-  COALESCE(SUM(CASE WHEN status IN ('indexed', 'failed') THEN 100.0 ELSE progress END), 0) AS progress_sum,
+  COALESCE(SUM(CASE WHEN status IN ('indexed', 'needs_ocr', 'failed') THEN 100.0 ELSE progress END), 0) AS progress_sum,
   COALESCE(SUM(pages_done), 0) AS pages_done,
   COALESCE(SUM(CASE WHEN pages_total IS NOT NULL THEN MAX(pages_total, 1) ELSE 0 END), 0) AS page_weight,
   COALESCE(SUM(CASE WHEN pages_total IS NOT NULL THEN MAX(pages_total, 1)
-                    * (CASE WHEN status IN ('indexed', 'failed') THEN 100.0 ELSE progress END) ELSE 0 END), 0)
+                    * (CASE WHEN status IN ('indexed', 'needs_ocr', 'failed') THEN 100.0 ELSE progress END)
+               ELSE 0 END), 0)
     AS page_weight_done,
   COALESCE(SUM(CASE WHEN pages_total IS NULL THEN size_bytes ELSE 0 END), 0) AS byte_weight,
   COALESCE(SUM(CASE WHEN pages_total IS NULL THEN size_bytes
-                    * (CASE WHEN status IN ('indexed', 'failed') THEN 100.0 ELSE progress END) ELSE 0 END), 0)
+                    * (CASE WHEN status IN ('indexed', 'needs_ocr', 'failed') THEN 100.0 ELSE progress END)
+               ELSE 0 END), 0)
     AS byte_weight_done,
   COALESCE(SUM(CASE WHEN pages_total IS NOT NULL THEN pages_total ELSE 0 END), 0) AS pages_known,
   COALESCE(SUM(CASE WHEN pages_total IS NOT NULL THEN size_bytes ELSE 0 END), 0) AS bytes_known,
-  COALESCE(SUM(CASE WHEN status NOT IN ('indexed', 'failed') AND pages_total IS NOT NULL
+  COALESCE(SUM(CASE WHEN status NOT IN ('indexed', 'needs_ocr', 'failed') AND pages_total IS NOT NULL
                     THEN MAX(pages_total - pages_done, 0) ELSE 0 END), 0) AS pages_left,
-  COALESCE(SUM(CASE WHEN status NOT IN ('indexed', 'failed') AND pages_total IS NULL
+  COALESCE(SUM(CASE WHEN status NOT IN ('indexed', 'needs_ocr', 'failed') AND pages_total IS NULL
                     THEN size_bytes ELSE 0 END), 0) AS bytes_unknown,
-  MIN(CASE WHEN status NOT IN ('indexed', 'failed') THEN CASE stage {ranks} ELSE ? END END) AS active_rank,
+  MIN(CASE WHEN status NOT IN ('indexed', 'needs_ocr', 'failed') THEN CASE stage {ranks} ELSE ? END END) AS active_rank,
   MIN(started_at) AS first_started
 FROM documents WHERE batch_id = ?
 """
@@ -124,6 +128,13 @@ def log_entries(db: Database, batch_id: str) -> list[dict[str, Any]]:
     rows = db.query("SELECT at, level, code, name, message FROM batch_log WHERE batch_id = ? ORDER BY seq",
                     (batch_id,))
     return [{key: r[key] for key in r.keys()} for r in rows]  # noqa: SIM118 (sqlite3.Row)
+
+
+def case_batch_ids(db: Database, case_id: str, limit: int) -> list[str]:
+    """The newest ``limit`` batches of a case, newest first (the web page lists them with their outcome)."""
+    rows = db.query("SELECT id FROM batches WHERE case_id = ? ORDER BY created_at DESC, rowid DESC LIMIT ?",
+                    (case_id, limit))
+    return [r[0] for r in rows]
 
 
 def unfinished(db: Database) -> list[sqlite3.Row]:

@@ -14,13 +14,18 @@ from typing import Any
 from lexintel.store.db import Database
 
 __all__ = [
+    "children",
     "claim",
     "delete",
     "forget_pages",
     "insert",
     "insert_chunks",
+    "mark_needs_ocr",
     "pages",
+    "pages_needing_ocr",
+    "parent",
     "status",
+    "store_ocr_pages",
     "store_pages",
     "stored_pages",
     "update",
@@ -77,19 +82,54 @@ def store_pages(conn: sqlite3.Connection, document_id: str, pages: Iterable[tupl
                      [(document_id, number, text) for number, text in pages])
 
 
+def mark_needs_ocr(conn: sqlite3.Connection, document_id: str, numbers: Iterable[int]) -> None:
+    """Pages extraction found without a usable text layer: the OCR stage reads them (kept across a restart)."""
+    conn.executemany("UPDATE pages SET needs_ocr = 1 WHERE document_id = ? AND page = ?",
+                     [(document_id, number) for number in numbers])
+
+
+def store_ocr_pages(conn: sqlite3.Connection, document_id: str,
+                    pages: Iterable[tuple[int, str, float | None]]) -> None:
+    """Pages read by OCR: their text (the picture's, with any text layer after it) and mean word confidence."""
+    conn.executemany("UPDATE pages SET text = ?, ocr_confidence = ?, needs_ocr = 0 WHERE document_id = ? AND page = ?",
+                     [(text, confidence, document_id, number) for number, text, confidence in pages])
+
+
+def pages_needing_ocr(db: Database, document_id: str) -> list[int]:
+    """Pages of the current run still waiting for OCR, in order."""
+    rows = db.query("SELECT page FROM pages WHERE document_id = ? AND needs_ocr = 1 ORDER BY page", (document_id,))
+    return [int(r[0]) for r in rows]
+
+
+def children(db: Database, document_id: str) -> list[str]:
+    """Documents made from this one (an email's attachments), oldest first."""
+    rows = db.query("SELECT id FROM documents WHERE parent_id = ? ORDER BY created_at, rowid", (document_id,))
+    return [str(r[0]) for r in rows]
+
+
+def parent(db: Database, document_id: str) -> str | None:
+    """The document this one was attached to (None: uploaded itself, or no such document)."""
+    row = db.query_one("SELECT parent_id FROM documents WHERE id = ?", (document_id,))
+    return None if row is None or row[0] is None else str(row[0])
+
+
 def insert_chunks(conn: sqlite3.Connection, document_id: str, case_id: str, first_seq: int,
                   chunks: Iterable[tuple[int, str]]) -> None:
-    """Passages numbered from ``first_seq`` (the FTS index follows by trigger)."""
+    """Passages numbered from ``first_seq`` (the FTS indexes follow by trigger), with their range in the page's
+    text when the chunker gave one (``char_start``/``char_end`` of :class:`~lexintel.pipeline.chunk.ChunkSpan`)."""
     conn.executemany(
-        "INSERT INTO chunks (document_id, case_id, seq, page, text) VALUES (?, ?, ?, ?, ?)",
-        [(document_id, case_id, first_seq + i, page, text) for i, (page, text) in enumerate(chunks)],
+        "INSERT INTO chunks (document_id, case_id, seq, page, text, char_start, char_end)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [(document_id, case_id, first_seq + i, chunk[0], chunk[1], getattr(chunk, "char_start", None),
+          getattr(chunk, "char_end", None)) for i, chunk in enumerate(chunks)],
     )
 
 
 def pages(conn: sqlite3.Connection, document_id: str) -> list[dict[str, Any]]:
     """A document's text page by page (on a reader connection: it can be large)."""
-    rows = conn.execute("SELECT page, text FROM pages WHERE document_id = ? ORDER BY page", (document_id,))
-    return [{"page": r[0], "text": r[1]} for r in rows]
+    rows = conn.execute("SELECT page, text, ocr_confidence FROM pages WHERE document_id = ? ORDER BY page",
+                        (document_id,))
+    return [{"page": r[0], "text": r[1], "ocr_confidence": r[2]} for r in rows]
 
 
 def delete(conn: sqlite3.Connection, document_id: str) -> None:

@@ -69,6 +69,7 @@ class FileStore:
     def __init__(self, data_dir: Path) -> None:
         self.incoming = data_dir / "incoming"
         self.files = data_dir / "files"
+        self.previews = data_dir / "previews"  # webui: rendered page images, a cache (see preview_dir)
         private_dir(self.incoming)
         private_dir(self.files)
 
@@ -99,6 +100,14 @@ class FileStore:
         target.parent.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
         os.replace(incoming.path, target)
         return target
+
+    def preview_dir(self, document_id: str) -> Path:
+        """Where a document's rendered page images are cached (deleted with the document)."""
+        return self.previews / document_id[:2] / document_id
+
+    def remove_previews(self, document_id: str) -> None:
+        """Forget a document's cached page images."""
+        shutil.rmtree(self.preview_dir(document_id), ignore_errors=True)
 
     @staticmethod
     def remove(path: str | Path) -> None:

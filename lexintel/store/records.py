@@ -15,7 +15,7 @@ __all__ = ["Records"]
 DOCUMENT_COLUMNS = (
     "id, case_id, batch_id, filename, kind, size_bytes, sha256, storage_path, status, stage, progress, "
     "pages_total, pages_done, chunks, message, error_code, error_message, run, created_at, started_at, "
-    "finished_at"
+    "finished_at, parent_id"
 )
 
 
@@ -42,6 +42,7 @@ def document_json(row: sqlite3.Row) -> dict[str, Any]:
         "created_at": row["created_at"],
         "started_at": row["started_at"],
         "finished_at": row["finished_at"],
+        "parent_id": row["parent_id"],  # ocr: the email an attachment came out of
     }
 
 
@@ -94,8 +95,11 @@ class Records:
             raise NotFound("document_not_found", f"No document with id {document_id!r}.")
         return row
 
-    def documents(self, case_id: str) -> list[sqlite3.Row]:
-        """A case's documents, oldest first."""
+    def documents(self, case_id: str, status: str | None = None) -> list[sqlite3.Row]:
+        """A case's documents, oldest first (only those with ``status`` when given)."""
+        if status is not None:
+            return self.db.query(f"SELECT {DOCUMENT_COLUMNS} FROM documents WHERE case_id = ? AND status = ?"
+                                 " ORDER BY created_at, rowid", (case_id, status))
         return self.db.query(
             f"SELECT {DOCUMENT_COLUMNS} FROM documents WHERE case_id = ? ORDER BY created_at, rowid",
             (case_id,),

@@ -259,7 +259,7 @@ class UploadSessions:
                             eta=eta, message=f"Uploading {row['filename']}: chunk {chunks_done}/{chunks_total}, "
                                          f"{mb(bytes_done)} of {mb(bytes_total)} MB ({100 * share:.0f}%)")
 
-    async def complete(self, upload_id: str) -> dict[str, Any]:
+    async def complete(self, upload_id: str, duplicates: str = "skip") -> dict[str, Any]:
         """Assemble the chunks into one file and hand it to the batch; a repeated call returns the same body."""
         row = self._session(upload_id)
         if row["status"] == "completed" and row["result"]:
@@ -290,7 +290,8 @@ class UploadSessions:
                 self._set_status(upload_id, "open")
             raise
         try:
-            body = await self.intake.accept_assembled(row["case_id"], row["batch_id"], row["filename"], incoming)
+            body = await self.intake.accept_assembled(row["case_id"], row["batch_id"], row["filename"], incoming,
+                                                      duplicates)
         except AppError:
             self._set_status(upload_id, "refused")
             await self._remove_dir(upload_id)

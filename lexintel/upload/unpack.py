@@ -22,11 +22,12 @@ from lexintel.batches.progress import mb
 from lexintel.batches.tracker import BatchTracker
 from lexintel.clock import utc_now_iso
 from lexintel.documents import Documents, NewDocument
-from lexintel.errors import Conflict
+from lexintel.errors import Conflict, NotFound
 from lexintel.pipeline.stages import batch_share
 from lexintel.settings import Settings
 from lexintel.store import batches as rows
 from lexintel.store.db import Database
+from lexintel.store.document_list import duplicate_of
 from lexintel.store.files import IncomingFile
 from lexintel.upload import archive
 from lexintel.upload.archive import ArchiveRefused, Limits, Skipped
@@ -62,9 +63,11 @@ class ZipIntake:
             await anyio.sleep_forever()
 
     async def accept(self, case_id: str, filename: str, incoming: IncomingFile,
-                     batch_id: str | None = None) -> dict[str, Any]:
+                     batch_id: str | None = None, duplicates: str = "skip") -> dict[str, Any]:
         """A ZIP on disk: (create its batch and) start unpacking it in the background; the 202 body, without
-        documents yet. ``batch_id`` is a chunked upload's batch, which exists already."""
+        documents yet. ``batch_id`` is a chunked upload's batch, which exists already. With
+        ``duplicates="skip"`` an entry whose bytes are already in the case is a skipped entry (code
+        ``duplicate``)."""
         if self._tg is None:
             await incoming.discard()
             raise Conflict("not_ready", "The server is starting or stopping; retry the upload in a moment.")
@@ -74,11 +77,11 @@ class ZipIntake:
                                            message=f"Received {filename} ({mb(incoming.size)} MB)")
         else:
             rows.set_source_kind(self.db, batch_id, "zip")
-        self._tg.start_soon(self._unpack, case_id, batch_id, filename, incoming.path)
+        self._tg.start_soon(self._unpack, case_id, batch_id, filename, incoming.path, duplicates == "skip")
         return {"case_id": case_id, "batch_id": batch_id, "document_ids": [], "documents": [],
                 "status": "processing", "stage": "unpacking"}
 
-    async def _unpack(self, case_id: str, batch_id: str, filename: str, path: Path) -> None:
+    async def _unpack(self, case_id: str, batch_id: str, filename: str, path: Path, skip_duplicates: bool) -> None:
         batches = self.batches
         stop = threading.Event()
         limits = self.limits
@@ -122,14 +125,36 @@ class ZipIntake:
             incoming = IncomingFile(item.path)
             incoming.size, incoming.head = item.size, item.head
             docs.append(NewDocument(item.filename, incoming, item.size, item.sha256, item.kind))
+        if skip_duplicates:
+            docs = await self._without_duplicates(case_id, batch_id, docs)
         if not docs:
             batches.fail(batch_id, "no_documents", f"{filename} holds no PDF or text file (see the batch log).")
             return
         rows.set_items_total(self.db, batch_id, len(docs))
         start, weight = batch_share("unpacking")
         batches.reached(batch_id, start + weight)
-        await self.documents.create(case_id, docs, batch_id)
+        try:
+            await self.documents.create(case_id, docs, batch_id)
+        except NotFound:  # the case was deleted while unpacking: create() removed the files
+            return
         batches.documents_added(batch_id)
+
+    async def _without_duplicates(self, case_id: str, batch_id: str, docs: list[NewDocument]) -> list[NewDocument]:
+        """webui: entries whose bytes are already in the case (or earlier in the archive) are skipped entries."""
+        keep: list[NewDocument] = []
+        seen: dict[str, str] = {}
+        for doc in docs:
+            existing = duplicate_of(self.db, case_id, doc.sha256)
+            same = existing["filename"] if existing is not None else seen.get(doc.sha256)
+            if same is None:
+                seen[doc.sha256] = doc.filename
+                keep.append(doc)
+                continue
+            if doc.incoming is not None:
+                await doc.incoming.discard()
+            self.batches.skip(batch_id, "duplicate", doc.filename,
+                              f"Skipped {doc.filename}: already in this case as {same}; not processed again.")
+        return keep
 
     def _skip(self, batch_id: str, skipped: Skipped) -> None:
         self.batches.skip(batch_id, skipped.code, skipped.name, f"Skipped {skipped.name}: {skipped.detail}")

@@ -101,6 +101,8 @@ class StreamFollower:
 
     url: str
     timeout: float = 30.0
+    headers: dict[str, str] | None = None  # credentials (Authorization, Cookie)
+    status: int | None = None  # the response's status, once it came
     events: list[SSEEvent] = field(default_factory=list)
     comments: list[str] = field(default_factory=list)
     errors: list[BaseException] = field(default_factory=list)
@@ -114,7 +116,8 @@ class StreamFollower:
 
     def _read(self) -> None:
         try:
-            with httpx.stream("GET", self.url, timeout=self.timeout) as resp:
+            with httpx.stream("GET", self.url, headers=self.headers, timeout=self.timeout) as resp:
+                self.status = resp.status_code
                 for item in iter_sse(resp.iter_lines()):
                     if isinstance(item, SSEEvent):
                         self.events.append(item)

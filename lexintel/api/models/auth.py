@@ -6,8 +6,8 @@ import msgspec
 
 from lexintel.api.models import Body
 
-__all__ = ["ApiToken", "CaseShare", "IssuedToken", "Login", "LoginResult", "Me", "NewShare", "NewToken",
-           "StreamToken", "StreamTokenRequest", "UserView"]
+__all__ = ["ApiToken", "IssuedToken", "Login", "LoginResult", "Me", "NewToken", "StreamToken", "StreamTokenRequest",
+           "UserView"]
 
 
 class Login(msgspec.Struct):
@@ -28,12 +28,6 @@ class StreamTokenRequest(msgspec.Struct):
     """Body of ``POST /streams/token``: the stream path the token will open."""
 
     path: str
-
-
-class NewShare(msgspec.Struct):
-    """Body of ``POST /cases/{case_id}/shares``: the user name to share with."""
-
-    user: str
 
 
 class UserView(Body):
@@ -94,10 +88,3 @@ class StreamToken(Body):
     """The canonical stream path the token is bound to."""
     url: str
     """``path`` with ``?token=``."""
-
-
-class CaseShare(Body):
-    """``POST /cases/{case_id}/shares``: the case is shared with this user."""
-
-    case_id: str
-    user: UserView

@@ -14,6 +14,8 @@ class BatchCounts(Body):
     pending: int
     processing: int
     indexed: int
+    needs_ocr: int
+    """Ended with pages that have no text and could not be read by OCR here (OCR off, no Tesseract)."""
     failed: int
     skipped: int
 

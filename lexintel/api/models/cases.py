@@ -6,7 +6,7 @@ import msgspec
 
 from lexintel.api.models import Body
 
-__all__ = ["Case", "CaseDetail", "NewCase"]
+__all__ = ["Case", "CaseDetail", "CaseUpdate", "NewCase"]
 
 
 class NewCase(msgspec.Struct):
@@ -14,6 +14,12 @@ class NewCase(msgspec.Struct):
 
     name: str
     description: str = ""
+
+
+class CaseUpdate(msgspec.Struct):
+    """Body of ``PATCH /cases/{case_id}``: the new name (the case's owner or an admin)."""
+
+    name: str
 
 
 class Case(Body):
@@ -33,3 +39,13 @@ class CaseDetail(Case):
     """``pending``/``processing``/``indexed``/``failed`` -> how many (statuses with none are left out)."""
     last_event_id: int
     """The case stream's newest event id (0 when empty): open the stream from there."""
+    owner: str | None
+    """The owner's user name (null for a case made with accounts off, or whose owner was deleted)."""
+    can_manage: bool
+    """True when the caller may rename, delete and share the case (its owner or an admin)."""
+    documents: int
+    passages: int
+    """Indexed passages: with ``documents``, what deleting the case removes."""
+    pages: int
+    size_bytes: int
+    """Bytes of the original files kept."""

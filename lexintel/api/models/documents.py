@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from msgspec import UNSET, UnsetType
+from typing import Literal
+
+from litestar.params import Parameter
+from msgspec import UNSET, UnsetType, field
 
 from lexintel.api.models import Body
 
-__all__ = ["AcceptedDocument", "Document", "DocumentStatus", "DocumentText", "PageText", "UploadAccepted"]
+__all__ = ["DUPLICATES", "AcceptedDocument", "Document", "DocumentStatus", "DocumentText", "DuplicateFile",
+           "Duplicates", "PageText", "UploadAccepted"]
 
 
 class AcceptedDocument(Body):
@@ -24,6 +28,25 @@ class AcceptedDocument(Body):
     error_message: str | None
 
 
+Duplicates = Literal["skip", "allow"]
+DUPLICATES = Parameter(default="skip", description="skip (default): a file whose bytes are already in the case is "
+                       "not processed again, the answer names the existing document; allow: make a new one anyway")
+
+
+class DuplicateFile(Body):
+    """A file of the upload whose bytes are already in the case: not stored or processed again (send the upload
+    with ``?duplicates=allow`` to make a new document anyway)."""
+
+    filename: str
+    sha256: str
+    size_bytes: int
+    document_id: str
+    """The document that already has these bytes."""
+    existing_filename: str
+    existing_status: str
+    message: str
+
+
 class UploadAccepted(Body):
     """The 202 answer to an upload: the documents created (none yet for a ZIP, which is unpacked in its batch)."""
 
@@ -38,6 +61,8 @@ class UploadAccepted(Body):
     """Batches only: the batch's stage (``unpacking`` for a ZIP)."""
     upload_id: str | UnsetType = UNSET
     """Chunked uploads only: the upload session this file came from."""
+    duplicates: list[DuplicateFile] = field(default_factory=list)
+    """Files skipped because the case already has their bytes (``?duplicates=skip``, the default)."""
 
 
 class Document(Body):
@@ -51,7 +76,8 @@ class Document(Body):
     size_bytes: int
     sha256: str
     status: str
-    """``pending`` -> ``processing`` -> ``indexed`` | ``failed``."""
+    """``pending`` -> ``processing`` -> ``indexed`` | ``needs_ocr`` | ``failed``. ``needs_ocr``: some pages have no
+    text and could not be read by OCR here (see ``error_message``); the others are indexed and searchable."""
     stage: str
     """A stage name from the stage registry (``queued``, ``extracting``, ... ``completed``, ``failed``)."""
     progress: float
@@ -68,6 +94,8 @@ class Document(Body):
     created_at: str
     started_at: str | None
     finished_at: str | None
+    parent_id: str | None = None
+    """The email this document was attached to (its attachments are documents of their own)."""
 
 
 class DocumentStatus(Body):
@@ -99,6 +127,8 @@ class PageText(Body):
     page: int
     """1-based."""
     text: str
+    ocr_confidence: float | None = None
+    """Tesseract's mean word confidence (0-100) when the page was read from its picture; null for a text layer."""
 
 
 class DocumentText(Body):

@@ -6,7 +6,7 @@ from msgspec import UNSET, UnsetType
 
 from lexintel.api.models import Body
 
-__all__ = ["Health", "MirrorReport", "Readiness", "ReadyChecks"]
+__all__ = ["Health", "MirrorReport", "OcrReport", "Readiness", "ReadyChecks"]
 
 
 class Health(Body):
@@ -19,6 +19,19 @@ class ReadyChecks(Body):
     pipeline: bool
     accepting_uploads: bool
     disk_space: bool
+    ocr: bool
+    """Scanned pages can be read here (Tesseract and its languages); false makes the instance unready only
+    with ``LEXINTEL_OCR=force``: otherwise such documents end ``needs_ocr`` and the rest works."""
+
+
+class OcrReport(Body):
+    """What OCR can do on this instance."""
+
+    mode: str
+    """``LEXINTEL_OCR``: ``auto``, ``force`` or ``off``."""
+    languages: str
+    problem: str | None
+    """Why scanned pages cannot be read ("needs OCR: tesseract is not installed"), null when they can."""
 
 
 class MirrorReport(Body, forbid_unknown_fields=False):
@@ -37,6 +50,8 @@ class MirrorReport(Body, forbid_unknown_fields=False):
     reconnects: int | UnsetType = UNSET
     queued: int | UnsetType = UNSET
     last_error: str | UnsetType | None = UNSET
+    rejected: dict[str, int] | UnsetType = UNSET
+    """Messages dropped as unsigned, forged, or outside-worker events not believed, by reason (limits)."""
 
 
 class Readiness(Body):
@@ -47,5 +62,6 @@ class Readiness(Body):
     checks: ReadyChecks
     data_dir_free_bytes: int
     redis_mirror: MirrorReport
+    ocr: OcrReport
     detail: str | UnsetType = UNSET
     """Why not ready, when it is because the instance is shutting down."""

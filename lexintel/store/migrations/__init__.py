@@ -9,7 +9,13 @@ it to every database below that version. A migration that has shipped is never e
 
 from __future__ import annotations
 
-from lexintel.store.migrations import v001_baseline
+from lexintel.store.migrations import (
+    v001_baseline,
+    v002_accounts_access,
+    v003_vectors,
+    v004_ocr_attachments,
+    v005_search,
+)
 from lexintel.store.migrations.runner import (
     Migration,
     MigrationFailed,
@@ -25,6 +31,10 @@ __all__ = ["LATEST_VERSION", "MIGRATIONS", "Migration", "MigrationFailed", "Migr
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "baseline schema", v001_baseline.SQL),
+    Migration(2, "disabled users and read-only shares", v002_accounts_access.SQL),
+    Migration(3, "passage vectors and embedding models", v003_vectors.SQL),
+    Migration(4, "page confidence and needs_ocr, attachments' parent", v004_ocr_attachments.SQL),
+    Migration(5, "keyword search: stemmed index by case, document names, passage offsets", v005_search.apply),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
