@@ -28,9 +28,11 @@ from collections.abc import AsyncGenerator, Callable, Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.response.streaming import ASGIStreamingResponse
 
+from lexintel.api.http_edge import EDGE_SCOPE_KEY
 from lexintel.auth.revocation import STREAM_OPEN
 from lexintel.events.broadcaster import Broadcaster, Subscription
 from lexintel.events.log import EventLog, StoredEvent
@@ -39,6 +41,8 @@ from lexintel.observability.logging import log_event
 
 if TYPE_CHECKING:
     from litestar.types import ASGIApp, HTTPResponseBodyEvent, Receive, Scope, Send
+
+    from lexintel.api.http_edge import EdgeProtocol, EdgeStream
 
 __all__ = ["SSE_HEADERS", "SSEHandoff", "SSEResponse", "SSESession", "replay_is_finished"]
 
@@ -49,6 +53,7 @@ SSE_HEADERS = {
 REPLAY_PAGE = 500
 log = logging.getLogger("lexintel.sse")
 PING = b": ping\n\n"
+_SENT_HEADERS = MutableScopeHeaders()  # what a started response holds instead of its own (never read again)
 
 
 def _frame(event: StoredEvent, name: str | None = None, unnamed: bool = False) -> bytes:
@@ -101,6 +106,9 @@ class SSESession:
     """The ASGI ``send`` of the response (set by :class:`SSEResponse`): live frames are then pushed to it from
     the broadcaster's flush (push mode) instead of waking this stream's task for every batch."""
     _send_live: Any = None
+    edge: EdgeStream | None = None
+    """The connection's direct line (:class:`lexintel.api.http_edge.EdgeStream`, under ``lexintel serve``): a
+    live write that needs no waiting goes straight to the transport as one chunk, skipping the ASGI layers."""
     _cursor: int = 0
     _resume: asyncio.Future[None] | None = None
 
@@ -186,7 +194,11 @@ class SSESession:
             self._sub.close("terminal")
 
     def _write(self, chunk: bytes) -> None:
-        """Run the ASGI ``send`` for one chunk synchronously; hand it to a task only if it has to wait."""
+        """Write one chunk straight to the connection when it can take it; else run the ASGI ``send``
+        synchronously, and hand it to a task only if it has to wait."""
+        edge = self.edge
+        if edge is not None and edge.write(chunk):
+            return
         coro = self._send_live({"type": "http.response.body", "body": chunk, "more_body": True})
         try:
             waiting_on = coro.send(None)
@@ -238,6 +250,21 @@ class SSESession:
             return latest.id, _frame(latest, "reset", self.unnamed)
         return self.last_event_id, b""
 
+    def _replay_page(self, head: bytes, cursor: int) -> tuple[bytes, int, bool]:
+        """One page of replay after ``cursor`` as one chunk (``head`` first): ``(chunk, cursor, more pages)``.
+
+        A method of its own so the page's rows and frames are not locals of :meth:`frames`, which stays
+        suspended for the whole live phase (they were 1 KiB per idle connection)."""
+        page = self.log.after(self.stream, cursor, REPLAY_PAGE)
+        out = [head] if head else []
+        for event in page:
+            out.append(_frame(event, unnamed=self.unnamed))
+            cursor = self._last_sent = event.id
+            if event.terminal and self.closes_on_terminal:
+                self._close_reason = "terminal"
+                return b"".join(out), cursor, False
+        return b"".join(out), cursor, len(page) >= REPLAY_PAGE
+
     async def frames(self) -> AsyncGenerator[bytes, None]:
         """The byte stream: ``retry:``, replay, then live frames and ``: ping`` comments."""
         sub = self.broadcaster.subscribe(self.stream)
@@ -248,22 +275,15 @@ class SSESession:
         log_event(log, "stream.open", stream=self.stream, last_event_id=self.last_event_id)
         try:
             cursor, reset = self._start_cursor()
-            head = f"retry: {self.retry_ms}\n\n".encode() + reset
-            while True:  # replay, a page at a time
-                page = self.log.after(self.stream, cursor, REPLAY_PAGE)
-                out = [head] if head else []
-                head = b""
-                for event in page:
-                    out.append(_frame(event, unnamed=self.unnamed))
-                    cursor = self._last_sent = event.id
-                    if event.terminal and self.closes_on_terminal:
-                        self._close_reason = "terminal"
-                        yield b"".join(out)
-                        return
-                if out:
-                    yield b"".join(out)
-                if len(page) < REPLAY_PAGE:
-                    break
+            chunk = f"retry: {self.retry_ms}\n\n".encode() + reset
+            more = True
+            while more:  # replay, a page at a time (the pages are not kept in this frame for the live phase)
+                chunk, cursor, more = self._replay_page(chunk, cursor)
+                if chunk:
+                    yield chunk
+                    chunk = b""
+                if self._close_reason == "terminal":
+                    return
             self._cursor = cursor
             waiting_until = time.monotonic() + self.wait_for_subject if self.wait_for_subject and not cursor else 0.0
             if self.send is not None and not waiting_until:
@@ -310,22 +330,35 @@ class SSEResponse(ASGIStreamingResponse):
     ``finally``, also when the task is cancelled mid-send.
     """
 
-    __slots__ = ("_frames", "_session")
+    __slots__ = ("_edge", "_frames", "_session")
 
     def __init__(self, session: SSESession) -> None:
         frames = session.frames()
         super().__init__(iterator=frames, media_type="text/event-stream", headers=SSE_HEADERS)
         self._session = session
         self._frames = frames
+        self._edge: EdgeStream | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Under :class:`SSEHandoff`, leave the stream to it (once Litestar's call stack has returned);
         otherwise stream here."""
         self._session.on_open = scope.get(STREAM_OPEN)  # type: ignore[assignment]  # set by the auth guard
-        if scope.get(_HANDOFF_READY):
-            scope[_HANDOFF] = self  # type: ignore[literal-required]
+        if scope.get(_HANDOFF_READY) is True:
+            scope[_HANDOFF_READY] = self  # type: ignore[literal-required]  # (a new key would grow the table)
             return
+        self.use_edge(scope)
         await super().__call__(scope, receive, send)
+
+    async def start_response(self, send: Send) -> None:
+        """Send the status line and headers, then let go of the header objects (kept for the whole stream
+        otherwise: 0.4 KiB per idle connection)."""
+        await super().start_response(send)
+        self.headers = _SENT_HEADERS
+
+    def use_edge(self, scope: Scope) -> None:
+        """Take the connection's direct line, if the server runs ``lexintel serve``'s protocol (api/http_edge.py)."""
+        protocol: EdgeProtocol | None = scope.get(EDGE_SCOPE_KEY)  # type: ignore[assignment]
+        self._edge = protocol.open_stream(scope) if protocol is not None else None
 
     async def _watch_disconnect(self, receive: Receive) -> None:
         while (await receive())["type"] != "http.disconnect":
@@ -333,9 +366,18 @@ class SSEResponse(ASGIStreamingResponse):
         self._session.client_gone()
 
     async def send_body(self, send: Send, receive: Receive) -> None:
-        """Send frames until the session ends or the client leaves."""
-        watcher = asyncio.get_running_loop().create_task(self._watch_disconnect(receive))
-        self._session.send = send
+        """Send frames until the session ends or the client leaves.
+
+        Under the edge protocol the connection itself reports the client leaving (a callback, no task parked
+        in ``receive()`` per idle stream); elsewhere a small task waits for ``http.disconnect``."""
+        session = self._session
+        edge, watcher = self._edge, None
+        if edge is not None:
+            edge.on_lost = session.client_gone
+            session.edge = edge
+        else:
+            watcher = asyncio.get_running_loop().create_task(self._watch_disconnect(receive))
+        session.send = send
         try:
             async for chunk in self._frames:
                 body: HTTPResponseBodyEvent = {"type": "http.response.body", "body": chunk, "more_body": True}
@@ -345,12 +387,15 @@ class SSEResponse(ASGIStreamingResponse):
         except OSError:  # the client went away mid-send (servers that raise instead of ignoring the write)
             pass
         finally:
-            watcher.cancel()
-            self._session.release()
+            if watcher is not None:
+                watcher.cancel()
+            if edge is not None:
+                edge.on_lost = None
+            session.edge = None
+            session.release()
 
 
-_HANDOFF_READY = "lexintel.sse_handoff"
-_HANDOFF = "lexintel.sse_response"
+_HANDOFF_READY = "lexintel.sse_handoff"  # True from SSEHandoff; then the SSEResponse to stream
 
 
 class SSEHandoff:
@@ -372,8 +417,25 @@ class SSEHandoff:
             return
         scope[_HANDOFF_READY] = True  # type: ignore[literal-required]
         await self.app(scope, receive, send)
-        response = scope.pop(_HANDOFF, None)  # type: ignore[misc]
+        response = scope.get(_HANDOFF_READY)
         if isinstance(response, SSEResponse):
-            scope.pop("state", None)  # type: ignore[misc]  # Litestar's per-request caches: not needed now
+            response.use_edge(scope)
+            _compact(scope)
             await response.start_response(send)
             await response.send_body(send, receive)
+
+
+_ASGI_KEYS = ("type", "asgi", "http_version", "method", "scheme", "path", "raw_path", "query_string", "root_path",
+              "headers", "client", "server", "extensions")
+
+
+def _compact(scope: Any) -> None:
+    """Keep only the ASGI keys of a streaming request's scope, in a table of their size.
+
+    The server keeps the scope for the whole stream; Litestar's entries (the app, route handler, user, its
+    per-request caches) and ours are not needed once the handler returned, and their table had grown past
+    its next size step (0.8 KiB per idle connection). ``clear()`` gives the table back; uvicorn and the request
+    log read only ASGI keys from here on."""
+    kept = {key: scope[key] for key in _ASGI_KEYS if key in scope}
+    scope.clear()
+    scope.update(kept)
