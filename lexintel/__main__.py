@@ -36,6 +36,9 @@ def serve(settings: Settings) -> int:
     if warning is not None:
         print(f"WARNING: {warning}", file=sys.stderr)
     _raise_fd_limit()
+    # The event loop shares the GIL with short CPU-bound threads (chunking, reader queries): at CPython's 5 ms
+    # switch interval each of its wake-ups could wait that long; 1 ms bounds it (issue 18's loaded p99).
+    sys.setswitchinterval(0.001)
     app = create_app(settings)
     config = uvicorn_config(  # + header/body deadlines, half-open socket cap, proxy trust (api/http_edge.py)
         app, settings, lifespan="on", log_level=settings.log_level.lower(),

@@ -23,7 +23,7 @@ from lexintel.api.http_guard import HttpGuard, decode_recursion_handler, is_deco
 from lexintel.api.openapi import describe_operations, openapi_config
 from lexintel.api.search import search
 from lexintel.api.setup import setup_handlers, start_first_run
-from lexintel.api.sse import SSEHandoff
+from lexintel.api.sse_response import SSEHandoff
 from lexintel.api.stages import stage_handlers
 from lexintel.api.streams import stream_handlers
 from lexintel.api.system import system_handlers

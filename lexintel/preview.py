@@ -10,6 +10,8 @@ from __future__ import annotations
 import io
 import resource
 
+from lexintel.worker_priority import yield_to_server
+
 __all__ = ["MAX_PIXELS", "render_page_png"]
 
 MAX_PIXELS = 12_000_000
@@ -28,6 +30,7 @@ def _cap_memory(memory_mb: int) -> None:
 def render_page_png(path: str, page: int, width: int, memory_mb: int) -> tuple[bytes | None, tuple[str, str] | None]:
     """Page ``page`` (1-based) of the PDF at ``path``, ``width`` pixels wide, as PNG bytes; or why not."""
     _cap_memory(memory_mb)
+    yield_to_server()
     import pypdfium2 as pdfium
 
     try:

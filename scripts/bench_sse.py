@@ -12,15 +12,15 @@ then drive real events:
   the case stream's newest event id (so nothing is in flight between waves);
 * loaded phase (unless ``--no-load``): upload ``--load-docs`` copies of the corpus's biggest PDF (117 pages,
   spread over the cases) so both extraction workers are busy, and measure the page-progress events those
-  documents emit while they are extracted.
+  documents emit while they are extracted; more rounds of them until the phase has ``--min-events``.
 
 Latency is the client's receive time minus the event's ``timestamp`` (stamped in ``Emitter.emit`` just
 before the SQLite commit and the in-memory publish). Delivered/expected counts every event each client
 should have (its case stream's last id at the end) against what it got; coalesced or dropped ones count as
 missing.
 
-So that a p99 means something, each phase goes on (more small-PDF waves, during the loaded phase beside the
-big PDFs) until it has ``--min-events`` distinct events (1,000 by default: distinct (case, id) pairs seen by
+So that a p99 means something, each phase goes on (more small-PDF waves; more rounds of big PDFs) until it
+has ``--min-events`` distinct events (1,000 by default: distinct (case, id) pairs seen by
 the clients). Each phase also reports the server's CPU seconds (``/proc``, the server process only) and
 deliveries per server CPU-second, and its garbage collections from ``/metrics`` (``lexintel_gc_*``: count,
 full ones, time paused, longest pause, pauses over 50 ms). ``--kinds`` measures RSS per idle connection on a
@@ -164,7 +164,8 @@ class Driver:
         return [str(self.http.post("/cases", json={"name": f"sse-bench-{i}"}).json()["id"]) for i in range(k)]
 
     def upload(self, case_id: str, path: Path) -> str:
-        resp = self.http.post(f"/cases/{case_id}/documents", files=[("files", (path.name, path.read_bytes()))])
+        resp = self.http.post(f"/cases/{case_id}/documents?duplicates=allow",  # the same PDF more than once
+                              files=[("files", (path.name, path.read_bytes()))])
         resp.raise_for_status()
         return str(resp.json()["document_ids"][0])
 
@@ -323,12 +324,16 @@ async def run(args: argparse.Namespace) -> int:
             sampler = threading.Thread(target=sample_load, daemon=True)
             sampler.start()
             gc0, cpu0 = gc_snapshot(server.url), cpu_seconds(server.pid)[0]
-            for i in range(args.load_docs):
-                await asyncio.to_thread(driver.upload, case_ids[i % len(case_ids)], big)
-                docs += 1
-            delivered, expected = await wait_delivered(driver, clients, case_ids, docs, args.timeout)
+            rounds = 0
+            while rounds < 1 or (len(recorder.distinct["loaded"]) < args.min_events and rounds < args.max_waves):
+                for i in range(args.load_docs):  # rounds of big PDFs until the phase has its distinct events
+                    await asyncio.to_thread(driver.upload, case_ids[i % len(case_ids)], big)
+                    docs += 1
+                rounds += 1
+                delivered, expected = await wait_delivered(driver, clients, case_ids, docs, args.timeout)
             stop.set()
-            print(f"loaded phase: {args.load_docs} x {big.name} extracted by {args.workers} workers, "
+            print(f"loaded phase: {rounds} round(s) of {args.load_docs} x {big.name} extracted by {args.workers} "
+                  "workers, "
                   f"{len(recorder.distinct['loaded'])} distinct events; delivered/expected events (cumulative) "
                   f"{delivered}/{expected}; 1-min load during phase max {max(loads, default=0):.2f}")
             print(summary("loaded phase", recorder.latencies["loaded"]))

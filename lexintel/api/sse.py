@@ -5,14 +5,17 @@ the event-loop thread, where every append also happens), so each event is either
 read it or arrives in the subscription queue afterwards; live frames with ids we already replayed are
 skipped. See DESIGN.md "Replay and resume".
 
-This is the HTTP side of the event path (Litestar's response class, an ASGI wrapper); :mod:`lexintel.events`
-stays transport-free: it logs, frames and fans out events, and knows nothing of HTTP.
+This is the HTTP side of the event path (with :mod:`lexintel.api.sse_response`, the ASGI response and the
+wrapper that streams it); :mod:`lexintel.events` stays transport-free: it logs, frames and fans out events,
+and knows nothing of HTTP.
 
 Live frames are *pushed* (issue 18): once the replay is sent, the session gives the broadcaster a synchronous
 writer (:attr:`Subscription.sink`) and its own task just waits for the end. The broadcaster calls the writer
 once per publish burst with everything queued for this client; the writer runs the ASGI ``send`` coroutine to
 completion on the spot (uvicorn's ``send`` only suspends when the socket's buffer is full), so a delivery
-costs one ``send`` and no task switch, no future, no wake-up. When a send does suspend, it is finished in a
+costs one ``send`` and no task switch, no future, no wake-up. Under ``lexintel serve`` even that ``send`` is
+skipped while the socket takes writes at once: the chunk goes to the transport through the connection's
+:class:`~lexintel.api.http_edge.EdgeStream`. When a send does suspend, it is finished in a
 small task and frames wait in the subscription's bounded queue meanwhile, exactly as a slow pulling reader's
 would (coalesced, or the client cut loose as lagging). Without a ``send`` (or while waiting for an unknown
 subject) the session pulls with :meth:`Subscription.next_batch` as before.
@@ -28,23 +31,17 @@ from collections.abc import AsyncGenerator, Callable, Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from litestar.datastructures import MutableScopeHeaders
-from litestar.enums import ScopeType
-from litestar.response.streaming import ASGIStreamingResponse
-
-from lexintel.api.http_edge import EDGE_SCOPE_KEY
-from lexintel.auth.revocation import STREAM_OPEN
 from lexintel.events.broadcaster import Broadcaster, Subscription
 from lexintel.events.log import EventLog, StoredEvent
 from lexintel.events.schema import Frame, encode_frame, encode_unnamed_frame
 from lexintel.observability.logging import log_event
 
 if TYPE_CHECKING:
-    from litestar.types import ASGIApp, HTTPResponseBodyEvent, Receive, Scope, Send
+    from litestar.types import Send
 
-    from lexintel.api.http_edge import EdgeProtocol, EdgeStream
+    from lexintel.api.http_edge import EdgeStream
 
-__all__ = ["SSE_HEADERS", "SSEHandoff", "SSEResponse", "SSESession", "replay_is_finished"]
+__all__ = ["SSE_HEADERS", "SSESession", "replay_is_finished"]
 
 SSE_HEADERS = {
     "Cache-Control": "no-cache",
@@ -53,7 +50,6 @@ SSE_HEADERS = {
 REPLAY_PAGE = 500
 log = logging.getLogger("lexintel.sse")
 PING = b": ping\n\n"
-_SENT_HEADERS = MutableScopeHeaders()  # what a started response holds instead of its own (never read again)
 
 
 def _frame(event: StoredEvent, name: str | None = None, unnamed: bool = False) -> bytes:
@@ -318,124 +314,3 @@ class SSESession:
             yield f": closed ({sub.closed_reason})\nretry: {retry}\n\n".encode()
         finally:
             self.release()
-
-
-class SSEResponse(ASGIStreamingResponse):
-    """Streams one SSE session from the request's own task and releases its subscription however it ends.
-
-    Litestar's streaming response runs every stream in an anyio task group with a second task listening for
-    the disconnect; at 10,000 idle clients those objects are a large share of the memory per connection. Here
-    the frames are sent from the request task itself and one plain task waits for ``http.disconnect`` and
-    closes the subscription, which wakes the sender. The subscription is released synchronously in
-    ``finally``, also when the task is cancelled mid-send.
-    """
-
-    __slots__ = ("_edge", "_frames", "_session")
-
-    def __init__(self, session: SSESession) -> None:
-        frames = session.frames()
-        super().__init__(iterator=frames, media_type="text/event-stream", headers=SSE_HEADERS)
-        self._session = session
-        self._frames = frames
-        self._edge: EdgeStream | None = None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Under :class:`SSEHandoff`, leave the stream to it (once Litestar's call stack has returned);
-        otherwise stream here."""
-        self._session.on_open = scope.get(STREAM_OPEN)  # type: ignore[assignment]  # set by the auth guard
-        if scope.get(_HANDOFF_READY) is True:
-            scope[_HANDOFF_READY] = self  # type: ignore[literal-required]  # (a new key would grow the table)
-            return
-        self.use_edge(scope)
-        await super().__call__(scope, receive, send)
-
-    async def start_response(self, send: Send) -> None:
-        """Send the status line and headers, then let go of the header objects (kept for the whole stream
-        otherwise: 0.4 KiB per idle connection)."""
-        await super().start_response(send)
-        self.headers = _SENT_HEADERS
-
-    def use_edge(self, scope: Scope) -> None:
-        """Take the connection's direct line, if the server runs ``lexintel serve``'s protocol (api/http_edge.py)."""
-        protocol: EdgeProtocol | None = scope.get(EDGE_SCOPE_KEY)  # type: ignore[assignment]
-        self._edge = protocol.open_stream(scope) if protocol is not None else None
-
-    async def _watch_disconnect(self, receive: Receive) -> None:
-        while (await receive())["type"] != "http.disconnect":
-            pass
-        self._session.client_gone()
-
-    async def send_body(self, send: Send, receive: Receive) -> None:
-        """Send frames until the session ends or the client leaves.
-
-        Under the edge protocol the connection itself reports the client leaving (a callback, no task parked
-        in ``receive()`` per idle stream); elsewhere a small task waits for ``http.disconnect``."""
-        session = self._session
-        edge, watcher = self._edge, None
-        if edge is not None:
-            edge.on_lost = session.client_gone
-            session.edge = edge
-        else:
-            watcher = asyncio.get_running_loop().create_task(self._watch_disconnect(receive))
-        session.send = send
-        try:
-            async for chunk in self._frames:
-                body: HTTPResponseBodyEvent = {"type": "http.response.body", "body": chunk, "more_body": True}
-                await send(body)
-            end: HTTPResponseBodyEvent = {"type": "http.response.body", "body": b"", "more_body": False}
-            await send(end)
-        except OSError:  # the client went away mid-send (servers that raise instead of ignoring the write)
-            pass
-        finally:
-            if watcher is not None:
-                watcher.cancel()
-            if edge is not None:
-                edge.on_lost = None
-            session.edge = None
-            session.release()
-
-
-_HANDOFF_READY = "lexintel.sse_handoff"  # True from SSEHandoff; then the SSEResponse to stream
-
-
-class SSEHandoff:
-    """ASGI wrapper around Litestar's handler stack (inside the request-log middleware).
-
-    The route handler still authenticates, checks the subject, parses Last-Event-ID and builds the response;
-    an :class:`SSEResponse` then parks itself in the scope instead of streaming, Litestar's exception
-    middleware, router and handler frames return, and this wrapper streams. An idle client then holds only
-    uvicorn's objects, this frame and the session: about 5 KiB less per connection than streaming inside
-    Litestar's call stack.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP:
-            await self.app(scope, receive, send)
-            return
-        scope[_HANDOFF_READY] = True  # type: ignore[literal-required]
-        await self.app(scope, receive, send)
-        response = scope.get(_HANDOFF_READY)
-        if isinstance(response, SSEResponse):
-            response.use_edge(scope)
-            _compact(scope)
-            await response.start_response(send)
-            await response.send_body(send, receive)
-
-
-_ASGI_KEYS = ("type", "asgi", "http_version", "method", "scheme", "path", "raw_path", "query_string", "root_path",
-              "headers", "client", "server", "extensions")
-
-
-def _compact(scope: Any) -> None:
-    """Keep only the ASGI keys of a streaming request's scope, in a table of their size.
-
-    The server keeps the scope for the whole stream; Litestar's entries (the app, route handler, user, its
-    per-request caches) and ours are not needed once the handler returned, and their table had grown past
-    its next size step (0.8 KiB per idle connection). ``clear()`` gives the table back; uvicorn and the request
-    log read only ASGI keys from here on."""
-    kept = {key: scope[key] for key in _ASGI_KEYS if key in scope}
-    scope.clear()
-    scope.update(kept)

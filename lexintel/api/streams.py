@@ -25,7 +25,8 @@ from litestar.params import Parameter
 from litestar.response.base import ASGIResponse
 
 from lexintel.api.openapi import SSE_MEDIA_TYPE, SSE_RESPONSES
-from lexintel.api.sse import SSEResponse, SSESession, replay_is_finished
+from lexintel.api.sse import SSESession, replay_is_finished
+from lexintel.api.sse_response import SSEResponse
 from lexintel.api.stream_limits import admit_stream
 from lexintel.auth.users import User
 from lexintel.errors import BadRequest, NotFound, Unavailable

@@ -28,6 +28,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from lexintel.worker_priority import yield_to_server
+
 __all__ = ["DIM", "MODEL_NAME", "LocalModel", "LocalModelMissing", "embed_in_worker", "load", "model_files"]
 
 CONFIG, DIM = "l2_supercat", 256
@@ -180,4 +182,5 @@ def embed_in_worker(texts: list[str]) -> bytes:
     tokenizer thread: the pool already runs one worker per core.
     """
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    yield_to_server()
     return load().embed(texts).tobytes()

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from lexintel.formats import ExtractOptions, StepResult, by_kind
 from lexintel.formats.ocr import OcrOptions
 from lexintel.pipeline.workerdeath import is_memory_error, note_worker
+from lexintel.worker_priority import yield_to_server
 
 __all__ = ["ExtractStep", "extract_pages", "extract_step", "ocr_step"]
 
@@ -31,6 +32,7 @@ _memory_limit_applied = -1
 
 def _apply_memory_limit(memory_mb: int) -> None:
     global _memory_limit_applied
+    yield_to_server()  # (every worker entry point comes through here first)
     if memory_mb == _memory_limit_applied or memory_mb <= 0:
         return
     import resource
