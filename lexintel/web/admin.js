@@ -449,8 +449,14 @@ async function deleteUser(u, users) {
 // ---------------------------------------------------------------- first run (no users yet)
 function showFirstRun(status) {
   const login = $("login");
+  const focusLost = !document.activeElement || document.activeElement === document.body
+    || (login && login.contains(document.activeElement));
   if (login && !login.hidden) login.hidden = true;  // (only when shown: the observer below watches it)
-  if ($("first-run")) return;
+  const shown = $("first-run");
+  if (shown) {  // the page showed its login form again (a 401 elsewhere) and focused it: the focus comes back here
+    if (focusLost) shown.querySelector("input")?.focus();
+    return;
+  }
   const name = el("input", { type: "text", required: true, maxLength: 64, autocomplete: "username", value: "admin" });
   const password = el("input", { type: "password", required: true, autocomplete: "new-password" });
   const again = el("input", { type: "password", required: true, autocomplete: "new-password" });
