@@ -99,6 +99,11 @@ class EdgeStream:
         self._cycle = cycle  # uvicorn's RequestResponseCycle of this request
         self.on_lost: Callable[[], None] | None = None
 
+    @property
+    def gone(self) -> bool:
+        """The client has disconnected (uvicorn drops any further ``send`` silently)."""
+        return bool(self._cycle.disconnected)
+
     def write(self, body: bytes) -> bool:
         """Write ``body`` as one chunk if uvicorn's ``send`` would write it now without waiting; else False."""
         cycle, protocol = self._cycle, self._protocol

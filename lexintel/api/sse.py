@@ -193,8 +193,13 @@ class SSESession:
         """Write one chunk straight to the connection when it can take it; else run the ASGI ``send``
         synchronously, and hand it to a task only if it has to wait."""
         edge = self.edge
-        if edge is not None and edge.write(chunk):
-            return
+        if edge is not None:
+            if edge.write(chunk):
+                return
+            if edge.gone:  # (uvicorn would drop the write silently and the stream would wait forever)
+                if self._sub is not None:
+                    self._sub.close("client_disconnected")
+                return
         coro = self._send_live({"type": "http.response.body", "body": chunk, "more_body": True})
         try:
             waiting_on = coro.send(None)
@@ -265,6 +270,8 @@ class SSESession:
         """The byte stream: ``retry:``, replay, then live frames and ``: ping`` comments."""
         sub = self.broadcaster.subscribe(self.stream)
         self._sub = sub
+        if self.edge is not None and self.edge.gone:  # the client left before the stream began
+            sub.close("client_disconnected")
         self._forget = self.on_open(sub) if self.on_open is not None else None
         self._unlisten = self.on_subscribe(sub) if self.on_subscribe is not None else None
         self._opened = time.monotonic()
