@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
@@ -55,3 +57,16 @@ def stream_token(client: httpx.Client | object, account: Account, path: str) -> 
     resp = client.post("/streams/token", json={"path": path}, headers=account.headers)  # type: ignore[attr-defined]
     assert resp.status_code == 200, resp.text
     return str(resp.json()["token"])
+
+
+def log_in_page(context: Any, url: str, name: str, ready: Callable[[Any], None], hash_: str = "") -> Any:
+    """A new page of ``context`` at ``url`` (+ ``hash_``), logged in through the form as ``name``, once
+    ``ready(page)`` (an ``expect`` of what the caller waits for) holds. Playwright is imported by the caller
+    (its test module checks for it first)."""
+    page = context.new_page()
+    page.goto(f"{url}/{hash_}")
+    page.locator("#login-user").fill(name)
+    page.locator("#login-password").fill(PASSWORD)
+    page.locator("#login-password").press("Enter")
+    ready(page)
+    return page

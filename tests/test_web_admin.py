@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 import httpx
 import pytest
 
-from tests.auth_helpers import PASSWORD, Account
+from tests.auth_helpers import Account, log_in_page
 from tests.ci_helpers import BROWSER_FLAGS, import_or_missing
 from tests.support import ServerProcess, wait_for
 
@@ -35,12 +35,7 @@ def shot(page: Page, name: str) -> None:
 
 
 def log_in(context: BrowserContext, url: str, name: str, hash_: str = "") -> Page:
-    page = context.new_page()
-    page.goto(f"{url}/{hash_}")
-    page.locator("#login-user").fill(name)
-    page.locator("#login-password").fill(PASSWORD)
-    page.locator("#login-password").press("Enter")
-    expect(page.locator("#admin-cases")).to_be_visible()
+    page: Page = log_in_page(context, url, name, lambda p: expect(p.locator("#admin-cases")).to_be_visible(), hash_)
     return page
 
 

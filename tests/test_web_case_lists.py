@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from tests.auth_helpers import PASSWORD, Account
+from tests.auth_helpers import Account, log_in_page
 from tests.ci_helpers import BROWSER_FLAGS, import_or_missing
 from tests.support import ServerProcess
 
@@ -26,12 +26,7 @@ Contexts = Callable[[], BrowserContext]
 
 
 def log_in(context: BrowserContext, url: str, name: str, hash_: str = "") -> Page:
-    page = context.new_page()
-    page.goto(f"{url}/{hash_}")
-    page.locator("#login-user").fill(name)
-    page.locator("#login-password").fill(PASSWORD)
-    page.locator("#login-password").press("Enter")
-    expect(page.locator("#who-name")).to_have_text(name)
+    page: Page = log_in_page(context, url, name, lambda p: expect(p.locator("#who-name")).to_have_text(name), hash_)
     return page
 
 
